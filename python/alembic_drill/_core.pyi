@@ -1,0 +1,122 @@
+"""The native core of alembic-drill (Rust, built with PyO3)."""
+
+from os import PathLike
+from typing import Any, Literal, final
+
+__version__: str
+
+Severity = Literal["error", "warning", "info"]
+BodyKind = Literal["implemented", "stub", "irreversible", "missing"]
+
+class AlembicDrillError(Exception):
+    """Base class of every error alembic-drill raises."""
+
+class ConfigError(AlembicDrillError):
+    """The path is not a usable Alembic project (missing or unreadable configuration)."""
+
+class RevisionError(AlembicDrillError):
+    """A revision, prefix or branch label that names no revision, or an impossible path."""
+
+def load_history(config: str | PathLike[str] | None = None) -> History:
+    """Loads the Alembic project at ``config`` and runs the static checks.
+
+    ``config`` is an alembic.ini, a pyproject.toml with ``[tool.alembic]``, or a folder
+    holding one (default: the current folder). Every revision script is imported through
+    this interpreter; scripts that fail to import become ``script-error`` findings.
+
+    Raises ConfigError when ``config`` is not an Alembic project.
+    """
+
+@final
+class History:
+    """A loaded revision history: its graph and what the static checks found."""
+
+    @property
+    def config_file(self) -> str: ...
+    @property
+    def script_location(self) -> str: ...
+    @property
+    def version_locations(self) -> list[str]: ...
+    @property
+    def heads(self) -> list[str]: ...
+    @property
+    def bases(self) -> list[str]: ...
+    @property
+    def order(self) -> list[str]:
+        """Revision ids base first; every revision after its parents and dependencies."""
+    @property
+    def revisions(self) -> list[Revision]:
+        """Every loaded revision, base first."""
+    @property
+    def findings(self) -> list[Finding]:
+        """Static findings, most severe first."""
+    @property
+    def ok(self) -> bool:
+        """True when no finding has error severity."""
+    def __len__(self) -> int: ...
+    def __contains__(self, id: str) -> bool: ...
+    def __getitem__(self, target: str) -> Revision: ...
+    def get(self, target: str) -> Revision:
+        """The revision with this id, unique id prefix or branch label (RevisionError if none)."""
+    def parents(self, target: str) -> list[str]: ...
+    def children(self, target: str) -> list[str]: ...
+    def upgrade_path(self, end: str, start: str | None = None) -> list[str]:
+        """Revisions to apply, in order, from ``start`` (None: empty database) up to ``end``."""
+    def render(self, format: Literal["text", "mermaid", "dot"] = "text") -> str:
+        """Draws the history."""
+    def to_dict(self) -> dict[str, Any]:
+        """The ``lint --json`` document as plain data."""
+    def to_json(self, indent: int | None = None) -> str:
+        """The ``lint --json`` document."""
+    def graph_json(self, indent: int | None = None) -> str:
+        """The ``graph --format json`` document."""
+
+@final
+class Revision:
+    """One revision script."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def parents(self) -> list[str]:
+        """The ``down_revision`` ids (empty for a base, several for a merge)."""
+    @property
+    def children(self) -> list[str]: ...
+    @property
+    def branch_labels(self) -> list[str]: ...
+    @property
+    def depends_on(self) -> list[str]: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def doc(self) -> str | None: ...
+    @property
+    def is_head(self) -> bool: ...
+    @property
+    def is_base(self) -> bool: ...
+    @property
+    def is_merge(self) -> bool: ...
+    @property
+    def upgrade_kind(self) -> BodyKind: ...
+    @property
+    def downgrade_kind(self) -> BodyKind: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class Finding:
+    """One problem found in the history."""
+
+    @property
+    def check(self) -> str:
+        """The stable check id, e.g. ``multiple-heads``."""
+    @property
+    def severity(self) -> Severity: ...
+    @property
+    def revision(self) -> str | None: ...
+    @property
+    def path(self) -> str | None: ...
+    @property
+    def line(self) -> int | None: ...
+    @property
+    def message(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]: ...

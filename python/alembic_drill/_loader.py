@@ -1,0 +1,352 @@
+"""Loads an Alembic project's revision scripts through the interpreter.
+
+The Rust core calls :func:`load_project` once per run. Alembic's own ``Config`` and
+``ScriptDirectory.from_config`` read the configuration, so ``script_location``,
+``version_locations``, ``prepend_sys_path``, ``%(here)s`` and ``[tool.alembic]`` mean
+exactly what they mean to Alembic. The scripts themselves are imported here, one by one,
+rather than through ``ScriptDirectory.walk_revisions()``: Alembic stops at the first
+broken script or graph, and we must report every problem at once.
+
+Each script is parsed once: the syntax tree tells whether ``upgrade()`` / ``downgrade()``
+are stubs and where ``revision`` is assigned, and the same tree is compiled and executed,
+so checking costs no second parse.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import re
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from alembic_drill._core import ConfigError
+
+INI_NAME = "alembic.ini"
+PYPROJECT_NAME = "pyproject.toml"
+
+# The same file filters Alembic applies (alembic/script/base.py): Emacs lock files and
+# __init__ are skipped; with `sourceless`, compiled files count too.
+_SOURCE_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
+_SOURCELESS_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)(c|o)?$")
+# Alembic 0.1 named files after their revision and had no `revision` variable.
+_LEGACY_REVISION_FILE = re.compile(r"([a-f0-9]+)\.py$")
+
+
+def load_project(path: str | None) -> dict[str, Any]:
+    """Finds the Alembic environment at ``path`` and loads every revision script.
+
+    Returns plain data for the Rust core: where the configuration and scripts are, the
+    revisions that loaded, and the scripts that did not (with path, line and reason).
+    Raises ``ConfigError`` when ``path`` is not an Alembic project.
+    """
+    ini_file, toml_file = find_config(Path(path) if path else Path.cwd())
+    script = _script_directory(ini_file, toml_file)
+    locations = [Path(p) for p in script._version_locations]
+    sourceless = bool(getattr(script, "sourceless", False))
+    recursive = bool(getattr(script, "recursive_version_locations", False))
+
+    revisions: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    seen: set[Path] = set()
+    for location in locations:
+        if not location.is_dir():
+            continue
+        for file in _list_scripts(location, recursive, sourceless):
+            real = file.resolve()
+            if real in seen:  # the same folder listed twice in version_locations
+                continue
+            seen.add(real)
+            try:
+                loaded = _load_script(real, sourceless)
+            except _ScriptFailure as failure:
+                errors.append({"path": str(real), "line": failure.line, "message": str(failure)})
+                continue
+            if loaded is not None:
+                revisions.append(loaded)
+
+    return {
+        "config_file": str(ini_file or toml_file),
+        "script_location": str(Path(script.dir).resolve()),
+        "version_locations": [str(p) for p in locations],
+        "revisions": revisions,
+        "errors": errors,
+    }
+
+
+def find_config(path: Path) -> tuple[Path | None, Path | None]:
+    """Resolves ``path`` (an ini file, a pyproject.toml or a folder) to (ini, toml) files."""
+    if not path.exists():
+        raise ConfigError(
+            f"{path}: no such file or folder; pass -c with an alembic.ini, "
+            "a pyproject.toml with [tool.alembic] or the folder holding one"
+        )
+    if path.is_dir():
+        ini = path / INI_NAME
+        pyproject = path / PYPROJECT_NAME
+        toml = pyproject.resolve() if _has_tool_alembic(pyproject) else None
+        if ini.is_file():
+            return ini.resolve(), toml
+        if toml:
+            return None, toml
+        raise ConfigError(
+            f"{path}: not an Alembic project (no {INI_NAME} and no {PYPROJECT_NAME} with "
+            "[tool.alembic]); pass -c with the right path, or run `alembic init` to create one"
+        )
+    if path.name.endswith(".toml"):
+        if not _has_tool_alembic(path):
+            raise ConfigError(
+                f"{path}: has no [tool.alembic] table; pass -c with your "
+                f"{INI_NAME} instead, or add [tool.alembic] with script_location"
+            )
+        ini = path.parent / INI_NAME
+        return (ini.resolve() if ini.is_file() else None), path.resolve()
+    sibling_toml = path.parent / PYPROJECT_NAME
+    toml_or_none = sibling_toml.resolve() if _has_tool_alembic(sibling_toml) else None
+    return path.resolve(), toml_or_none
+
+
+def _has_tool_alembic(toml: Path) -> bool:
+    if not toml.is_file():
+        return False
+    data = _read_toml(toml)
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "alembic" in tool
+
+
+def _read_toml(toml: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.9/3.10
+        import tomli as tomllib
+    try:
+        with toml.open("rb") as f:
+            return tomllib.load(f)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{toml}: not valid TOML ({exc}); fix the file") from None
+
+
+def _script_directory(ini: Path | None, toml: Path | None) -> Any:
+    """Alembic's own reading of the configuration, with its errors made ours."""
+    import configparser
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    where = ini or toml
+    kwargs: dict[str, Any] = {}
+    if toml is not None:
+        kwargs["toml_file"] = str(toml)
+    try:
+        config = Config(str(ini) if ini else None, **kwargs)
+        return ScriptDirectory.from_config(config)
+    except TypeError as exc:
+        if "toml_file" in str(exc):
+            raise ConfigError(
+                f"{toml}: [tool.alembic] needs alembic >= 1.16; upgrade "
+                "alembic or use an alembic.ini"
+            ) from None
+        raise
+    except configparser.Error as exc:
+        raise ConfigError(
+            f"{where}: cannot be read as an ini file: {_one_line(str(exc))}"
+        ) from None
+    except CommandError as exc:
+        raise ConfigError(f"{where}: {_one_line(str(exc))}") from None
+
+
+def _list_scripts(location: Path, recursive: bool, sourceless: bool) -> list[Path]:
+    """Script files in one version location, in Alembic's order (sorted, folders sorted)."""
+    pattern = _SOURCELESS_FILE if sourceless else _SOURCE_FILE
+    found: list[Path] = []
+    for root, dirs, files in os.walk(location):
+        dirs.sort()
+        if os.path.basename(root) == "__pycache__":
+            dirs[:] = []
+            continue
+        names = {f for f in files if pattern.match(f)}
+        for name in sorted(names):
+            # Prefer the source when a compiled twin sits beside it, as Alembic does.
+            if name.endswith(("c", "o")) and name[:-1] in names:
+                continue
+            found.append(Path(root, name))
+        if not recursive:
+            break
+    return found
+
+
+class _ScriptFailure(Exception):
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def _load_script(path: Path, sourceless: bool) -> dict[str, Any] | None:
+    if path.suffix != ".py":
+        module = _exec_compiled(path)
+        return _describe(module, path, None)
+    try:
+        source = path.read_bytes()
+    except OSError as exc:
+        raise _ScriptFailure(f"cannot read: {exc.strerror}", None) from None
+    try:
+        # Bytes, not text: the parser honours PEP 263 coding declarations like import does.
+        tree = ast.parse(source, filename=str(path))
+        code = compile(tree, str(path), "exec")
+    except SyntaxError as exc:
+        msg = exc.msg
+        if "codec can't decode" in msg or "unicode error" in msg:
+            msg = f"{msg}; save the file as UTF-8 or declare its encoding (PEP 263)"
+        raise _ScriptFailure(f"SyntaxError: {msg}", exc.lineno) from None
+    except ValueError as exc:  # e.g. "source code string cannot contain null bytes"
+        raise _ScriptFailure(f"cannot parse: {exc}", None) from None
+    module = _new_module(path)
+    try:
+        exec(code, module.__dict__)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit included: a script must never end our run
+        raise _ScriptFailure(_describe_exception(exc), _line_in(exc, path)) from None
+    return _describe(module, path, tree)
+
+
+def _new_module(path: Path) -> ModuleType:
+    # Named like Alembic names revision modules, and like Alembic not put in sys.modules.
+    spec = importlib.util.spec_from_file_location(re.sub(r"\W", "_", path.name), path)
+    assert spec is not None
+    return importlib.util.module_from_spec(spec)
+
+
+def _exec_compiled(path: Path) -> ModuleType:
+    module = _new_module(path)
+    try:
+        assert module.__spec__ is not None and module.__spec__.loader is not None
+        module.__spec__.loader.exec_module(module)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        raise _ScriptFailure(_describe_exception(exc), None) from None
+    return module
+
+
+def _describe_exception(exc: BaseException) -> str:
+    text = _one_line(str(exc))
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _line_in(exc: BaseException, path: Path) -> int | None:
+    """The line of the failing script where the exception passed through last."""
+    line = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename == str(path):
+            line = lineno
+    return line
+
+
+def _describe(module: ModuleType, path: Path, tree: ast.Module | None) -> dict[str, Any]:
+    lines = _assignment_lines(tree) if tree is not None else {}
+    revision = getattr(module, "revision", None)
+    if revision is None:
+        legacy = _LEGACY_REVISION_FILE.match(path.name)
+        if not legacy:
+            raise _ScriptFailure(
+                'no `revision` variable; declare `revision = "<id>"` at module level', None
+            )
+        revision = legacy.group(1)
+    if not isinstance(revision, str) or not revision:
+        raise _ScriptFailure(
+            f"`revision` must be a non-empty string, not {revision!r}", lines.get("revision")
+        )
+
+    functions = _functions(tree) if tree is not None else {}
+    return {
+        "id": revision,
+        "down_revisions": _id_list(module, "down_revision", lines),
+        "branch_labels": _id_list(module, "branch_labels", lines),
+        "depends_on": _id_list(module, "depends_on", lines),
+        "path": str(path),
+        "doc": module.__doc__,
+        "revision_line": lines.get("revision"),
+        "down_revision_line": lines.get("down_revision"),
+        "depends_on_line": lines.get("depends_on"),
+        "upgrade": _function_info(module, "upgrade", functions),
+        "downgrade": _function_info(module, "downgrade", functions),
+    }
+
+
+def _id_list(module: ModuleType, name: str, lines: dict[str, int]) -> list[str]:
+    """None, a string, or a tuple/list of strings, as Alembic accepts them."""
+    value = getattr(module, name, None)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (tuple, list, set, frozenset)) and all(isinstance(v, str) for v in value):
+        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    raise _ScriptFailure(
+        f"`{name}` must be None, a string or a tuple of strings, not {value!r}", lines.get(name)
+    )
+
+
+def _assignment_lines(tree: ast.Module) -> dict[str, int]:
+    lines: dict[str, int] = {}
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        for target in targets:
+            if isinstance(target, ast.Name):
+                lines[target.id] = node.lineno
+    return lines
+
+
+def _functions(tree: ast.Module) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+    # The last module-level definition wins, as it does at run time.
+    return {
+        node.name: node
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+
+
+def _function_info(
+    module: ModuleType, name: str, functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef]
+) -> dict[str, Any]:
+    if not callable(getattr(module, name, None)):
+        return {"kind": "missing", "line": None}
+    node = functions.get(name)
+    if node is None:  # built at run time (a factory, an import): nothing to judge
+        return {"kind": "implemented", "line": None}
+    return {"kind": _body_kind(node.body), "line": node.lineno}
+
+
+def _body_kind(body: list[ast.stmt]) -> str:
+    work = [
+        stmt
+        for stmt in body
+        if not isinstance(stmt, ast.Pass)
+        and not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
+    ]
+    if not work:
+        return "stub"
+    first = work[0]
+    if isinstance(first, ast.Raise) and _is_not_implemented(first.exc):
+        return "irreversible"
+    return "implemented"
+
+
+def _is_not_implemented(exc: ast.expr | None) -> bool:
+    if isinstance(exc, ast.Call):
+        exc = exc.func
+    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,154 @@
+"""The ``alembic-drill`` command line.
+
+Exit codes for every command: 0 no error findings, 1 error findings, 2 the command could
+not run (bad path, not an Alembic project, ...), with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from alembic_drill._core import Finding, History
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_CANNOT_RUN = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help(sys.stderr)
+        return EXIT_CANNOT_RUN
+    from alembic_drill._core import AlembicDrillError
+
+    try:
+        code: int = args.run(args)
+    except AlembicDrillError as exc:
+        print(f"alembic-drill: error: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except KeyboardInterrupt:
+        print("alembic-drill: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `alembic-drill graph | head`
+        sys.stderr.close()
+        return EXIT_OK
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    from alembic_drill._core import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="alembic-drill",
+        description="Rehearse Alembic migrations before they reach production.",
+    )
+    parser.add_argument("--version", action="version", version=f"alembic-drill {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    lint = commands.add_parser(
+        "lint",
+        help="check the revision graph and scripts without a database",
+        description="Static checks of the revision history: heads, bases, missing parents, "
+        "cycles, duplicate ids, stub upgrade()/downgrade(), scripts that fail to import.",
+    )
+    _add_config(lint)
+    lint.add_argument("--json", action="store_true", help="print the findings as JSON")
+    lint.set_defaults(run=_run_lint)
+
+    graph = commands.add_parser(
+        "graph",
+        help="draw the revision history",
+        description="Draw the revision history, heads, bases, merges and revisions with "
+        "findings marked.",
+    )
+    _add_config(graph)
+    graph.add_argument(
+        "--format",
+        choices=["text", "mermaid", "dot", "json"],
+        default="text",
+        help="output format (default: text)",
+    )
+    graph.set_defaults(run=_run_graph)
+    return parser
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c",
+        "--config",
+        metavar="PATH",
+        default=None,
+        help="alembic.ini, pyproject.toml with [tool.alembic], or a folder holding one "
+        "(default: the current folder)",
+    )
+
+
+def _load(args: argparse.Namespace) -> History:
+    from alembic_drill._core import load_history
+
+    return load_history(args.config)
+
+
+def _run_lint(args: argparse.Namespace) -> int:
+    history = _load(args)
+    if args.json:
+        sys.stdout.write(history.to_json(indent=2) + "\n")
+    else:
+        _print_findings(history, sys.stdout)
+    return EXIT_OK if history.ok else EXIT_FINDINGS
+
+
+def _run_graph(args: argparse.Namespace) -> int:
+    history = _load(args)
+    if args.format == "json":
+        sys.stdout.write(history.graph_json(indent=2) + "\n")
+    else:
+        sys.stdout.write(history.render(args.format))
+    return EXIT_OK if history.ok else EXIT_FINDINGS
+
+
+def _print_findings(history: History, out: TextIO) -> None:
+    findings = history.findings
+    for finding in findings:
+        out.write(_format_finding(finding) + "\n")
+    counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
+    heads = ", ".join(history.heads) or "none"
+    verdict = "ok" if history.ok else "failed"
+    out.write(
+        f"{verdict}: {len(history)} revisions, heads: {heads}; "
+        f"{_plural(counts['error'], 'error')}, {_plural(counts['warning'], 'warning')}, "
+        f"{counts['info']} info\n"
+    )
+
+
+def _format_finding(finding: Finding) -> str:
+    """``path:line: severity[check] revision: message``, like a compiler's diagnostics."""
+    where = _display_path(finding.path) if finding.path else "<history>"
+    if finding.line:
+        where += f":{finding.line}"
+    revision = f" {finding.revision}:" if finding.revision else ""
+    return f"{where}: {finding.severity}[{finding.check}]{revision} {finding.message}"
+
+
+def _display_path(path: str) -> str:
+    """Relative to the current folder when inside it: shorter, and clickable in terminals."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return path
+    return path if relative.startswith(os.pardir) else relative
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

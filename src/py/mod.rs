@@ -1,0 +1,14 @@
+//! The Python binding: the only module that knows about pyo3.
+
+mod errors;
+mod history;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    history::register(m)?;
+    Ok(())
+}
