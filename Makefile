@@ -1,0 +1,46 @@
+# alembic-drill developer tasks. `make help` lists them.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.DEFAULT_GOAL := help
+.PHONY: help dev test test-rust test-python lint fmt bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml Cargo.toml $(shell find src python -name '*.rs' -o -name '*.py' -o -name '*.pyi')
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+dev: $(VENV)/.installed ## create .venv with alembic-drill installed in editable mode (builds the Rust core)
+
+test: test-rust test-python ## the whole test suite: Rust unit tests, then the Python suite
+
+test-rust: ## Rust unit tests of the pure core (no interpreter)
+	cargo test --lib
+
+test-python: dev ## the Python suite against the installed package
+	$(PY) -m pytest
+
+lint: dev ## cargo fmt, clippy (-D warnings), ruff and mypy
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --features python -- -D warnings
+	$(VENV)/bin/ruff check python tests bench
+	$(VENV)/bin/ruff format --check python tests bench
+	$(VENV)/bin/mypy
+
+fmt: ## format Rust and Python code
+	cargo fmt
+	$(VENV)/bin/ruff format python tests bench
+	$(VENV)/bin/ruff check --fix python tests bench
+
+bench: dev ## lint on a 10,000-revision history against Alembic's own walk
+	$(PY) bench/lint_vs_alembic.py
+
+clean: ## remove build outputs and the virtual environment
+	rm -rf target $(VENV) python/alembic_drill/*.so
