@@ -1,0 +1,19 @@
+//! Database servers alembic-drill starts and owns (containers, local processes, SQLite
+//! files) or attaches to (an external server by URL), and the throwaway databases it
+//! creates in them.
+
+pub mod container;
+pub mod databases;
+pub mod endpoint;
+pub mod error;
+pub mod local;
+pub mod naming;
+pub mod ownership;
+pub mod ready;
+pub mod server;
+pub mod spec;
+
+pub use endpoint::{Endpoint, Engine};
+pub use error::ServerError;
+pub use server::{Server, StartOptions};
+pub use spec::{DatabaseSpec, Flavour};
