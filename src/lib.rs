@@ -4,7 +4,11 @@ pub mod finding;
 pub mod graph;
 pub mod history;
 pub mod render;
+pub mod report;
 pub mod revision;
+pub mod runtime;
+pub mod schema;
+pub mod servers;
 
 #[cfg(feature = "python")]
 mod py;

@@ -1,0 +1,71 @@
+//! The result of `check`: findings from the static checks and the drills, what ran, how
+//! long each step took and on which database. Serialised as JSON, rendered as JUnit XML.
+
+mod junit;
+
+use serde::{Deserialize, Serialize};
+
+use crate::finding::{Finding, Severity, sort_findings};
+use crate::history::Summary;
+
+pub use junit::to_junit;
+
+/// One Alembic step the drill ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepTiming {
+    /// `upgrade` or `downgrade`.
+    pub direction: String,
+    pub revision: String,
+    /// What the step was for: `walk`, `roundtrip`, `seeded`, `replay`, ...
+    pub purpose: String,
+    pub seconds: f64,
+    pub ok: bool,
+}
+
+/// A check that ran for a revision (or for the whole history when `revision` is None),
+/// so a report can list passes as well as failures (JUnit test cases, pytest items).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckRun {
+    pub check: String,
+    pub revision: Option<String>,
+    /// Set when the check was skipped, with the reason.
+    pub skipped: Option<String>,
+}
+
+/// Everything `check` found.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DrillReport {
+    pub config_file: String,
+    /// The database the drills ran on (password masked), and why it was chosen.
+    pub database: String,
+    pub database_reason: Option<String>,
+    pub revisions: usize,
+    pub summary: Summary,
+    pub findings: Vec<Finding>,
+    pub checks: Vec<CheckRun>,
+    pub steps: Vec<StepTiming>,
+    pub seconds: f64,
+}
+
+impl DrillReport {
+    /// Sorts the findings and recounts the summary: call once everything is in.
+    pub fn finish(&mut self) {
+        sort_findings(&mut self.findings);
+        self.summary = Summary::of(&self.findings);
+    }
+
+    pub fn ok(&self) -> bool {
+        !self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    /// Findings of one check for one revision.
+    pub fn findings_for<'a>(
+        &'a self,
+        check: &'a str,
+        revision: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Finding> + 'a {
+        self.findings
+            .iter()
+            .filter(move |f| f.check == check && f.revision.as_deref() == revision)
+    }
+}
