@@ -39,8 +39,9 @@ fmt: ## format Rust and Python code
 	$(VENV)/bin/ruff format python tests bench
 	$(VENV)/bin/ruff check --fix python tests bench
 
-bench: dev ## lint on a 10,000-revision history against Alembic's own walk
+bench: dev ## benchmarks: lint vs Alembic (10,000 revisions), servers (ready, create, clone)
 	$(PY) bench/lint_vs_alembic.py
+	$(PY) bench/servers.py
 
 clean: ## remove build outputs and the virtual environment
 	rm -rf target $(VENV) python/alembic_drill/*.so

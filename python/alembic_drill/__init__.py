@@ -18,29 +18,48 @@ if TYPE_CHECKING:
         ConfigError,
         Finding,
         History,
+        NotOurDatabaseError,
         Revision,
         RevisionError,
+        ServerError,
+        ServerStartError,
+        SpecError,
         __version__,
         load_history,
     )
+    from alembic_drill.servers import Database, Server
 
 __all__ = [
     "AlembicDrillError",
     "ConfigError",
+    "Database",
     "Finding",
     "History",
+    "NotOurDatabaseError",
     "Revision",
     "RevisionError",
+    "Server",
+    "ServerError",
+    "ServerStartError",
+    "SpecError",
     "__version__",
     "load_history",
 ]
+_FROM_SERVERS = {"Database", "Server"}
+_FROM_CORE = set(__all__) - _FROM_SERVERS
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
+    if name in _FROM_CORE:
         from alembic_drill import _core
 
         value = getattr(_core, name)
+        globals()[name] = value
+        return value
+    if name in _FROM_SERVERS:
+        from alembic_drill import servers
+
+        value = getattr(servers, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'alembic_drill' has no attribute {name!r}")

@@ -17,6 +17,18 @@ class ConfigError(AlembicDrillError):
 class RevisionError(AlembicDrillError):
     """A revision, prefix or branch label that names no revision, or an impossible path."""
 
+class ServerError(AlembicDrillError):
+    """A database server could not be started, reached or used."""
+
+class SpecError(ServerError):
+    """A database spec that names no usable kind of server."""
+
+class ServerStartError(ServerError):
+    """A server did not start: Docker or binaries missing, image absent, timeout, port taken."""
+
+class NotOurDatabaseError(ServerError):
+    """Refused: alembic-drill only drops databases it created."""
+
 def load_history(config: str | PathLike[str] | None = None) -> History:
     """Loads the Alembic project at ``config`` and runs the static checks.
 
@@ -120,3 +132,48 @@ class Finding:
     @property
     def message(self) -> str: ...
     def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class _Server:
+    """A started database server; use ``alembic_drill.Server``, which wraps it."""
+
+    @staticmethod
+    def start(
+        spec: str = "auto",
+        *,
+        keep: bool = False,
+        startup_timeout: float = 120.0,
+        project_url: str | None = None,
+        postgres_image: str | None = None,
+        mysql_image: str | None = None,
+    ) -> _Server: ...
+    @property
+    def spec(self) -> str: ...
+    @property
+    def engine(self) -> Literal["postgresql", "mysql", "sqlite"]: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def reused(self) -> bool: ...
+    @property
+    def masked_url(self) -> str | None: ...
+    @property
+    def stopped(self) -> bool: ...
+    def create_database(self, name: str | None = None) -> str: ...
+    def clone_database(self, template: str, name: str | None = None) -> str: ...
+    def drop_database(self, name: str) -> None: ...
+    def list_databases(self) -> list[str]: ...
+    def sqlalchemy_url(self, name: str, driver: str | None = None) -> str: ...
+    def admin_url_with_password(self) -> str | None: ...
+    def stop(self) -> None: ...
+
+def list_servers() -> list[dict[str, Any]]:
+    """Servers alembic-drill owns on this machine, passwords masked."""
+
+def stop_kept_servers(spec: str | None = None) -> list[str]:
+    """Stops servers kept alive between runs; returns what was stopped."""
+
+def reap_stale_servers() -> list[str]:
+    """Removes what killed runs left behind; returns what was removed."""

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from alembic_drill._core import Finding, History
@@ -76,7 +76,47 @@ def _parser() -> argparse.ArgumentParser:
         help="output format (default: text)",
     )
     graph.set_defaults(run=_run_graph)
+
+    db = commands.add_parser(
+        "db",
+        help="start, stop and list database servers kept alive between runs",
+        description="Database servers alembic-drill owns. A server started with `db start` "
+        "stays up until `db stop`, and runs with the same --database spec reuse it.",
+    )
+    db_commands = db.add_subparsers(title="db commands", metavar="COMMAND")
+    db.set_defaults(run=lambda args: _usage(db))
+    start = db_commands.add_parser("start", help="start a server and keep it running")
+    _add_database(start)
+    _add_config(start)
+    start.add_argument(
+        "--url-file",
+        metavar="FILE",
+        help="write the server's admin URL, password included, to FILE (mode 0600); "
+        "the URL printed on the terminal never shows the password",
+    )
+    start.set_defaults(run=_run_db_start)
+    stop = db_commands.add_parser("stop", help="stop kept servers (all, or one spec's)")
+    stop.add_argument("--database", metavar="SPEC", default=None, help="only this spec's")
+    stop.set_defaults(run=_run_db_stop)
+    listing = db_commands.add_parser("list", help="list the servers alembic-drill owns")
+    listing.add_argument("--json", action="store_true", help="print the list as JSON")
+    listing.set_defaults(run=_run_db_list)
     return parser
+
+
+def _add_database(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database",
+        metavar="SPEC",
+        default="auto",
+        help="auto, sqlite, docker:IMAGE, local:postgresql, local:mysql, or a server URL "
+        "(default: auto, from the project's sqlalchemy.url)",
+    )
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return EXIT_CANNOT_RUN
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
@@ -112,6 +152,62 @@ def _run_graph(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(history.render(args.format))
     return EXIT_OK if history.ok else EXIT_FINDINGS
+
+
+def _run_db_start(args: argparse.Namespace) -> int:
+    from alembic_drill.servers import Server
+
+    config = args.config if args.config or args.database.strip() != "auto" else "."
+    server = Server(args.database, keep=True, config=config)
+    if server.reason:
+        print(server.reason, file=sys.stderr)
+    state = "reused" if server.reused else "started"
+    print(f"{state}: {server.description}")
+    if server._core.masked_url:
+        print(f"url: {server._core.masked_url}")
+    if args.url_file:
+        _write_private(args.url_file, _admin_url(server))
+        print(f"full URL written to {args.url_file}")
+    # Detach without stopping: the server is kept for the next run.
+    return EXIT_OK
+
+
+def _run_db_stop(args: argparse.Namespace) -> int:
+    from alembic_drill.servers import stop_kept_servers
+
+    stopped = stop_kept_servers(args.database)
+    for name in stopped:
+        print(f"stopped: {name}")
+    if not stopped:
+        print("no kept server to stop")
+    return EXIT_OK
+
+
+def _run_db_list(args: argparse.Namespace) -> int:
+    import json
+
+    from alembic_drill.servers import list_servers
+
+    servers = list_servers()
+    if args.json:
+        print(json.dumps(servers, indent=2))
+        return EXIT_OK
+    if not servers:
+        print("alembic-drill owns no server on this machine")
+    for row in servers:
+        kept = "kept" if row["kept"] else ("running" if row["owner_alive"] else "stale")
+        print(f"{row['kind']:6} {kept:7} {row['spec']:32} {row['url'] or '-'}  {row['id']}")
+    return EXIT_OK
+
+
+def _admin_url(server: Any) -> str:
+    return str(server._core.admin_url_with_password())
+
+
+def _write_private(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
 
 
 def _print_findings(history: History, out: TextIO) -> None:

@@ -2,6 +2,8 @@
 
 mod errors;
 mod history;
+mod server;
+mod wait;
 
 use pyo3::prelude::*;
 
@@ -10,5 +12,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     history::register(m)?;
+    server::register(m)?;
     Ok(())
 }
