@@ -13,7 +13,7 @@ mod snapshot;
 mod sqltext;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use diff::{Change, ChangeKind, SchemaDiff, diff};
 pub use error::{Result, SchemaError};

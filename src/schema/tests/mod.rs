@@ -6,7 +6,7 @@ use std::time::Duration;
 mod mysql;
 mod postgres;
 mod sqlite;
-mod support;
+pub(crate) mod support;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dialect {
