@@ -109,7 +109,26 @@ async fn copy_with(
     .await
     .map_err(fail("listing the template's tables".into()))?;
 
+    // One catalog query for every table's copyable columns: information_schema lookups
+    // per table scan every schema on the server, which grows with each clone made.
+    let column_rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR) FROM information_schema.COLUMNS \
+         WHERE TABLE_SCHEMA = ? AND EXTRA NOT LIKE '%GENERATED%' \
+         ORDER BY TABLE_NAME, ORDINAL_POSITION",
+    )
+    .bind(template)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(fail("reading the template's columns".into()))?;
+    let mut columns: std::collections::HashMap<String, Vec<String>> =
+        std::collections::HashMap::new();
+    for (table, column) in column_rows {
+        columns.entry(table).or_default().push(column);
+    }
+
     let mut views = Vec::new();
+    let mut creates = Vec::new();
+    let mut copies = Vec::new();
     for (table, kind) in &tables {
         if kind != "BASE TABLE" {
             views.push(table.clone());
@@ -123,36 +142,25 @@ async fn copy_with(
         .await
         .map_err(fail(format!("reading table {table}")))?;
         // SHOW CREATE TABLE names no schema: make the new table in the clone.
-        let create = ddl.replacen("CREATE TABLE ", &format!("CREATE TABLE `{name}`."), 1);
-        sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+        creates.push(ddl.replacen("CREATE TABLE ", &format!("CREATE TABLE `{name}`."), 1));
+        if let Some(columns) = columns.get(table.as_str()).filter(|c| !c.is_empty()) {
+            let list = columns
+                .iter()
+                .map(|c| format!("`{}`", quote(c)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let t = quote(table);
+            copies.push(format!(
+                "INSERT INTO `{name}`.`{t}` ({list}) SELECT {list} FROM `{template}`.`{t}`"
+            ));
+        }
+    }
+    // Sent in batches: one round trip per batch instead of one per statement.
+    for batch in creates.chunks(50).chain(copies.chunks(50)) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(batch.join(";\n")))
             .execute(&mut *conn)
             .await
-            .map_err(fail(format!("creating table {table}")))?;
-        let columns: Vec<String> = sqlx::query_scalar(
-            "SELECT CAST(COLUMN_NAME AS CHAR) FROM information_schema.COLUMNS \
-             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND EXTRA NOT LIKE '%GENERATED%' \
-             ORDER BY ORDINAL_POSITION",
-        )
-        .bind(template)
-        .bind(table)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(fail(format!("reading the columns of {table}")))?;
-        if columns.is_empty() {
-            continue;
-        }
-        let list = columns
-            .iter()
-            .map(|c| format!("`{}`", quote(c)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let t = quote(table);
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO `{name}`.`{t}` ({list}) SELECT {list} FROM `{template}`.`{t}`"
-        )))
-        .execute(&mut *conn)
-        .await
-        .map_err(fail(format!("copying the rows of {table}")))?;
+            .map_err(fail("copying the template's tables".into()))?;
     }
 
     // Views may read other views: create them in rounds until none is left or no round
