@@ -1,5 +1,6 @@
 //! alembic-drill's engine. Everything here but `py` is plain Rust, tested with `cargo test`.
 
+pub mod drill;
 pub mod finding;
 pub mod graph;
 pub mod history;
@@ -8,6 +9,7 @@ pub mod report;
 pub mod revision;
 pub mod runtime;
 pub mod schema;
+pub mod seed;
 pub mod servers;
 
 #[cfg(feature = "python")]

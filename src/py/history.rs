@@ -178,6 +178,10 @@ impl History {
 }
 
 impl History {
+    pub(crate) fn core(&self) -> &CoreHistory {
+        &self.inner
+    }
+
     fn revision_object(&self, id: &str) -> Revision {
         let graph = &self.inner.graph;
         let meta = graph.get(id).cloned().unwrap_or_default();
@@ -281,6 +285,12 @@ impl Revision {
 /// One problem found in the history.
 #[pyclass(frozen, module = "alembic_drill._core")]
 pub(crate) struct Finding(CoreFinding);
+
+impl Finding {
+    pub(crate) fn from_core(finding: CoreFinding) -> Finding {
+        Finding(finding)
+    }
+}
 
 #[pymethods]
 impl Finding {

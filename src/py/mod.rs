@@ -1,5 +1,6 @@
 //! The Python binding: the only module that knows about pyo3.
 
+mod drill;
 mod errors;
 mod history;
 mod server;
@@ -13,5 +14,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     history::register(m)?;
     server::register(m)?;
+    drill::register(m)?;
     Ok(())
 }

@@ -32,6 +32,12 @@ pub(crate) struct PyServer {
     admin_url: Option<String>,
 }
 
+impl PyServer {
+    pub(crate) fn shared(&self) -> Arc<Mutex<Server>> {
+        Arc::clone(&self.inner)
+    }
+}
+
 #[pymethods]
 impl PyServer {
     #[staticmethod]

@@ -1,0 +1,86 @@
+//! What the walker needs from its surroundings: running Alembic steps (in Python, through
+//! the project's env.py), waiting on async inspections, and reporting progress.
+
+use std::future::Future;
+
+/// `upgrade` or `downgrade`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Upgrade,
+    Downgrade,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Upgrade => "upgrade",
+            Direction::Downgrade => "downgrade",
+        }
+    }
+}
+
+/// The result of one Alembic step. A failing migration is an outcome, not an error.
+#[derive(Debug, Clone, Default)]
+pub struct StepOutcome {
+    pub ok: bool,
+    pub seconds: f64,
+    /// The database's (or the script's) error, one line.
+    pub error: Option<String>,
+    /// The version table env.py configured (`alembic_version` unless customised).
+    pub version_table: String,
+    /// Data statements the step ran, kept by the host for a replay (None: none captured).
+    pub capture: Option<u64>,
+}
+
+/// What the model comparison found at head.
+#[derive(Debug, Clone)]
+pub enum ModelComparison {
+    /// Differences between env.py's `target_metadata` and the database, one line each.
+    Differences(Vec<String>),
+    /// The comparison could not run, with the reason (e.g. no `target_metadata`).
+    Unavailable(String),
+}
+
+/// A moment of a run, for live progress.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// 1-based position of the revision in the walk.
+    pub index: usize,
+    pub total: usize,
+    pub revision: String,
+    /// What is running: `upgrade`, `roundtrip`, `seeded upgrade`, `replay`, `model-drift`...
+    pub activity: String,
+}
+
+/// A failure of the machinery (not of a migration): stops the run.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HostError(pub String);
+
+pub trait Host {
+    /// Runs exactly one revision's upgrade or downgrade on the database at `url`.
+    fn step(
+        &mut self,
+        url: &str,
+        direction: Direction,
+        revision: &str,
+        capture: bool,
+    ) -> Result<StepOutcome, HostError>;
+
+    /// Runs a captured step's data statements once more; returns the error, if any.
+    fn replay(&mut self, url: &str, capture: u64) -> Result<Option<String>, HostError>;
+
+    /// Compares env.py's `target_metadata` with the database.
+    fn compare_models(&mut self, url: &str) -> Result<ModelComparison, HostError>;
+
+    /// Prepares a fresh database (tables made outside migrations).
+    fn bootstrap(&mut self, url: &str) -> Result<(), HostError>;
+
+    /// Waits for an inspection (snapshot, seeding, fingerprint, clone) to finish.
+    fn wait<F>(&mut self, future: F) -> Result<F::Output, HostError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    fn progress(&mut self, progress: Progress);
+}

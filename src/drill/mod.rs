@@ -1,0 +1,14 @@
+//! Drills: every revision proven on a real database. The walker applies the history one
+//! revision at a time on a database the tool owns (through a [`Host`] that runs Alembic
+//! steps in Python) and, between steps, inspects the database itself: schema snapshots,
+//! seeded rows, data fingerprints.
+
+mod checks;
+mod host;
+mod options;
+mod walk;
+
+pub use checks::{DRILL_CHECKS, STRUCTURAL_CHECKS};
+pub use host::{Direction, Host, HostError, ModelComparison, Progress, StepOutcome};
+pub use options::DrillOptions;
+pub use walk::run_drill;

@@ -1,0 +1,696 @@
+//! The walk: base to heads, one revision at a time, every check fed by the same pass.
+//!
+//! For each revision N, on the main database (at N's parents):
+//! 1. snapshot the schema; where data checks run, clone the database and seed the clone;
+//! 2. upgrade N (`upgrade-failed`);
+//! 3. downgrade N (`downgrade-failed`), snapshot and compare with 1
+//!    (`downgrade-leaves-trace`), upgrade N again (`roundtrip-failed`);
+//! 4. on the seeded clone: upgrade N (`data-dependent-failure`), then replay the data
+//!    statements it ran and compare table fingerprints (`not-idempotent`).
+//!
+//! Each revision's downgrade thus runs from exactly the schema a head-to-base walk would
+//! give it, without a second pass. At the end, the models are compared with the
+//! database at head (`model-drift`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::Mutex;
+
+use super::checks::{DRILL_CHECKS, STRUCTURAL_CHECKS};
+use super::host::{Direction, Host, HostError, ModelComparison, Progress, StepOutcome};
+use super::options::{DrillOptions, UserRows};
+use crate::finding::{Finding, Severity};
+use crate::history::History;
+use crate::report::{CheckRun, DrillReport, StepTiming};
+use crate::revision::{BodyKind, RevisionMeta};
+use crate::schema::{self, SchemaSnapshot};
+use crate::servers::{Engine, Server};
+
+/// Runs every enabled drill check of `options` over the history, on databases created in
+/// `server`, and returns the report (static findings included).
+pub fn run_drill<H: Host>(
+    history: &History,
+    server: Arc<Mutex<Server>>,
+    host: &mut H,
+    options: &DrillOptions,
+) -> Result<DrillReport, HostError> {
+    let started = Instant::now();
+    let (database, reason, engine) = host.wait({
+        let server = Arc::clone(&server);
+        async move {
+            let server = server.lock().await;
+            (
+                server.describe(),
+                server.reason().map(str::to_owned),
+                server.engine(),
+            )
+        }
+    })?;
+    let mut report = DrillReport {
+        config_file: history.config_file.clone(),
+        database,
+        database_reason: reason,
+        revisions: history.graph.len(),
+        findings: history
+            .findings
+            .iter()
+            .filter(|f| !options.skip_findings.contains(&f.check))
+            .cloned()
+            .collect(),
+        ..DrillReport::default()
+    };
+    let structural: BTreeSet<&str> = history
+        .findings
+        .iter()
+        .filter(|f| STRUCTURAL_CHECKS.contains(&f.check.as_str()))
+        .map(|f| f.check.as_str())
+        .collect();
+    if !structural.is_empty() {
+        let reason = format!(
+            "Alembic cannot load this history ({}): fix those findings first",
+            structural.into_iter().collect::<Vec<_>>().join(", ")
+        );
+        for check in DRILL_CHECKS.iter().filter(|c| options.enabled(c)) {
+            report.checks.push(CheckRun {
+                check: (*check).to_owned(),
+                revision: None,
+                skipped: Some(reason.clone()),
+            });
+        }
+    } else {
+        let mut walk = Walk {
+            history,
+            server,
+            host,
+            options,
+            engine,
+            report: &mut report,
+            version_table: "alembic_version".to_owned(),
+            not_reached: BTreeMap::new(),
+            applied: Vec::new(),
+        };
+        walk.run()?;
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    report.finish();
+    Ok(report)
+}
+
+/// A throwaway database: its name and the URLs to reach it.
+struct Db {
+    name: String,
+    /// For sqlx (snapshots, seeding, fingerprints).
+    url: String,
+    /// For SQLAlchemy (the Alembic steps).
+    alembic_url: String,
+}
+
+struct Walk<'a, H: Host> {
+    history: &'a History,
+    server: Arc<Mutex<Server>>,
+    host: &'a mut H,
+    options: &'a DrillOptions,
+    engine: Engine,
+    report: &'a mut DrillReport,
+    version_table: String,
+    /// Revisions that could not be applied, with why.
+    not_reached: BTreeMap<String, String>,
+    /// Revisions applied to the main database, in order (to rebuild it).
+    applied: Vec<String>,
+}
+
+impl<H: Host> Walk<'_, H> {
+    fn run(&mut self) -> Result<(), HostError> {
+        let order: Vec<String> = self
+            .history
+            .graph
+            .order()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let mut main = self.new_db()?;
+        for (index, rev) in order.iter().enumerate() {
+            let meta = self
+                .history
+                .graph
+                .get(rev)
+                .cloned()
+                .expect("order only lists known revisions");
+            let progress = Progress {
+                index: index + 1,
+                total: order.len(),
+                revision: rev.clone(),
+                activity: String::new(),
+            };
+            main = self.revision(main, &meta, progress)?;
+        }
+        if self.options.enabled("model-drift") {
+            self.model_drift(&main)?;
+        }
+        self.drop_db(main)
+    }
+
+    /// All checks of one revision; returns the main database, at this revision.
+    fn revision(
+        &mut self,
+        main: Db,
+        meta: &RevisionMeta,
+        progress: Progress,
+    ) -> Result<Db, HostError> {
+        let rev = meta.id.as_str();
+        let blocked = self
+            .history
+            .graph
+            .parents(rev)
+            .into_iter()
+            .chain(self.history.graph.dependencies(rev))
+            .find_map(|p| {
+                self.not_reached
+                    .get(p)
+                    .map(|why| (p.to_owned(), why.clone()))
+            });
+        if let Some((parent, why)) = blocked {
+            let reason = if why.is_empty() {
+                format!("not reached: {parent} did not upgrade")
+            } else {
+                why
+            };
+            self.skip_all(rev, &reason);
+            self.not_reached.insert(rev.to_owned(), reason);
+            return Ok(main);
+        }
+        let skipped = self.options.skip_revisions.get(rev).cloned();
+        let wants_data = skipped.is_none()
+            && (self.options.enabled("data-dependent-failure")
+                || self.options.enabled("not-idempotent"));
+
+        self.host.progress(Progress {
+            activity: "snapshot".into(),
+            ..progress.clone()
+        });
+        let before = self.snapshot(&main)?;
+        let seeded = if wants_data && !before.tables.is_empty() {
+            self.host.progress(Progress {
+                activity: "seeding".into(),
+                ..progress.clone()
+            });
+            let copy = self.clone_db(&main)?;
+            let user_rows = self.options.seeds.get(rev).cloned().unwrap_or_default();
+            self.seed(&copy, &before, user_rows)?;
+            Some(copy)
+        } else {
+            None
+        };
+
+        self.host.progress(Progress {
+            activity: "upgrade".into(),
+            ..progress.clone()
+        });
+        let capture_on_main =
+            seeded.is_none() && skipped.is_none() && self.options.enabled("not-idempotent");
+        let up = self.step(&main, Direction::Upgrade, rev, "walk", capture_on_main)?;
+        self.ran("upgrade-failed", rev);
+        if !up.ok {
+            self.finding(
+                "upgrade-failed",
+                Severity::Error,
+                meta,
+                meta.upgrade.line,
+                format!(
+                    "upgrading to {rev} fails: {}",
+                    up.error.as_deref().unwrap_or("unknown error")
+                ),
+            );
+            self.not_reached.insert(rev.to_owned(), String::new());
+            if let Some(copy) = seeded {
+                self.drop_db(copy)?;
+            }
+            return Ok(main);
+        }
+        self.applied.push(rev.to_owned());
+
+        if let Some(reason) = skipped {
+            for check in DRILL_CHECKS
+                .iter()
+                .filter(|c| **c != "upgrade-failed" && **c != "model-drift")
+            {
+                self.skip(check, rev, &reason);
+            }
+            return Ok(main);
+        }
+
+        let main = self.reversibility(main, meta, &before, &progress)?;
+
+        if let Some(copy) = seeded {
+            self.host.progress(Progress {
+                activity: "seeded upgrade".into(),
+                ..progress.clone()
+            });
+            self.data_checks(&copy, meta, true)?;
+            self.drop_db(copy)?;
+        } else {
+            self.skip(
+                "data-dependent-failure",
+                rev,
+                "no table exists before this revision: nothing to seed",
+            );
+            if self.options.enabled("not-idempotent") {
+                match up.capture {
+                    Some(capture) => {
+                        let copy = self.clone_db(&main)?;
+                        self.idempotency(&copy, meta, capture)?;
+                        self.drop_db(copy)?;
+                    }
+                    None => self.ran("not-idempotent", rev),
+                }
+            }
+        }
+        Ok(main)
+    }
+
+    /// Downgrade, compare with the schema before, upgrade again.
+    fn reversibility(
+        &mut self,
+        main: Db,
+        meta: &RevisionMeta,
+        before: &SchemaSnapshot,
+        progress: &Progress,
+    ) -> Result<Db, HostError> {
+        let rev = meta.id.as_str();
+        let wanted = [
+            "downgrade-failed",
+            "roundtrip-failed",
+            "downgrade-leaves-trace",
+        ]
+        .iter()
+        .any(|c| self.options.enabled(c));
+        if !wanted {
+            return Ok(main);
+        }
+        self.host.progress(Progress {
+            activity: "roundtrip".into(),
+            ..progress.clone()
+        });
+        // MySQL commits DDL as it goes: a failed downgrade may leave a half-done state
+        // that only a comparison can reveal.
+        let after = if self.engine == Engine::Mysql {
+            Some(self.snapshot(&main)?)
+        } else {
+            None
+        };
+        let down = self.step(&main, Direction::Downgrade, rev, "roundtrip", false)?;
+        self.ran("downgrade-failed", rev);
+        if !down.ok {
+            let error = down.error.as_deref().unwrap_or("unknown error");
+            let (severity, message) = if meta.downgrade.kind == BodyKind::Irreversible {
+                (
+                    Severity::Info,
+                    format!(
+                        "{rev} is declared irreversible: downgrading it fails as intended ({error})"
+                    ),
+                )
+            } else if self.below_oldest_downgrade(rev) {
+                (
+                    Severity::Info,
+                    format!(
+                        "downgrading {rev} fails, at or below the oldest downgrade required ({}): {error}",
+                        self.options.oldest_downgrade.as_deref().unwrap_or("")
+                    ),
+                )
+            } else {
+                (
+                    Severity::Error,
+                    format!(
+                        "downgrading {rev} fails: {error}; fix downgrade(), or raise NotImplementedError to declare it irreversible"
+                    ),
+                )
+            };
+            self.finding(
+                "downgrade-failed",
+                severity,
+                meta,
+                meta.downgrade.line,
+                message,
+            );
+            let reason = "the downgrade did not run";
+            self.skip("roundtrip-failed", rev, reason);
+            self.skip("downgrade-leaves-trace", rev, reason);
+            return match after {
+                Some(after) if schema::diff(&after, &self.snapshot(&main)?).is_empty() => Ok(main),
+                Some(_) => self.rebuild(main),
+                None => Ok(main),
+            };
+        }
+
+        let restored = self.snapshot(&main)?;
+        let trace = schema::diff(before, &restored);
+        self.ran("downgrade-leaves-trace", rev);
+        if !trace.is_empty() {
+            self.finding(
+                "downgrade-leaves-trace",
+                Severity::Error,
+                meta,
+                meta.downgrade.line,
+                format!(
+                    "after downgrading {rev} the schema differs from before {rev} was applied \
+                 (- before, + after):\n{trace}"
+                ),
+            );
+        }
+
+        let again = self.step(&main, Direction::Upgrade, rev, "roundtrip", false)?;
+        self.ran("roundtrip-failed", rev);
+        if !again.ok {
+            self.finding(
+                "roundtrip-failed",
+                Severity::Error,
+                meta,
+                meta.upgrade.line,
+                format!(
+                    "upgrading to {rev} again after downgrading it fails: {}; downgrade() does not \
+                 undo everything upgrade() does",
+                    again.error.as_deref().unwrap_or("unknown error")
+                ),
+            );
+            return self.rebuild(main);
+        }
+        Ok(main)
+    }
+
+    /// On a clone at the revision's parents whose tables hold rows: the upgrade must run,
+    /// and its data statements must change nothing when run again.
+    fn data_checks(
+        &mut self,
+        seeded: &Db,
+        meta: &RevisionMeta,
+        _has_rows: bool,
+    ) -> Result<(), HostError> {
+        let rev = meta.id.as_str();
+        let capture = self.options.enabled("not-idempotent");
+        let up = self.step(seeded, Direction::Upgrade, rev, "seeded", capture)?;
+        if self.options.enabled("data-dependent-failure") {
+            self.ran("data-dependent-failure", rev);
+            if !up.ok {
+                self.finding("data-dependent-failure", Severity::Error, meta, meta.upgrade.line, format!(
+                    "upgrading to {rev} works on empty tables but fails when they hold rows: {}; \
+                     give new NOT NULL columns a server_default (or backfill before setting NOT \
+                     NULL), and make data changes tolerate existing rows",
+                    up.error.as_deref().unwrap_or("unknown error")
+                ));
+            }
+        }
+        if self.options.enabled("not-idempotent") {
+            match (up.ok, up.capture) {
+                (true, Some(capture)) => self.idempotency(seeded, meta, capture)?,
+                (true, None) => self.ran("not-idempotent", rev),
+                (false, _) => {
+                    self.skip("not-idempotent", rev, "the upgrade failed on seeded tables")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replays a step's data statements and compares the table contents before and after.
+    fn idempotency(&mut self, db: &Db, meta: &RevisionMeta, capture: u64) -> Result<(), HostError> {
+        let rev = meta.id.as_str();
+        self.ran("not-idempotent", rev);
+        let ignore = vec![self.version_table.clone()];
+        let before = self.fingerprint(db, &ignore)?;
+        let error = self.host.replay(&db.alembic_url, capture)?;
+        if let Some(error) = error {
+            self.finding(
+                "not-idempotent",
+                Severity::Error,
+                meta,
+                meta.upgrade.line,
+                format!(
+                    "the data statements of {rev}'s upgrade fail when run a second time: {error}; \
+                 a data migration that is retried (or partly applied) must not break"
+                ),
+            );
+            return Ok(());
+        }
+        let after = self.fingerprint(db, &ignore)?;
+        let changes = schema::compare(&before, &after);
+        if !changes.is_empty() {
+            let lines: Vec<String> = changes.iter().map(|c| format!("  {c}")).collect();
+            self.finding("not-idempotent", Severity::Error, meta, meta.upgrade.line, format!(
+                "running the data statements of {rev}'s upgrade a second time changes the data:\n{}\n\
+                 guard inserts (INSERT ... WHERE NOT EXISTS / ON CONFLICT DO NOTHING) and make \
+                 updates converge",
+                lines.join("\n")
+            ));
+        }
+        Ok(())
+    }
+
+    fn model_drift(&mut self, main: &Db) -> Result<(), HostError> {
+        if let Some((rev, _)) = self.not_reached.iter().next() {
+            let reason =
+                format!("the history does not reach its heads ({rev} failed or was not reached)");
+            self.report.checks.push(CheckRun {
+                check: "model-drift".into(),
+                revision: None,
+                skipped: Some(reason),
+            });
+            return Ok(());
+        }
+        let heads: Vec<String> = self
+            .history
+            .graph
+            .heads()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        self.host.progress(Progress {
+            index: self.history.graph.len(),
+            total: self.history.graph.len(),
+            revision: heads.join(","),
+            activity: "model-drift".into(),
+        });
+        match self.host.compare_models(&main.alembic_url)? {
+            ModelComparison::Unavailable(reason) => {
+                self.report.checks.push(CheckRun {
+                    check: "model-drift".into(),
+                    revision: None,
+                    skipped: Some(reason),
+                });
+            }
+            ModelComparison::Differences(lines) => {
+                self.report.checks.push(CheckRun {
+                    check: "model-drift".into(),
+                    revision: None,
+                    skipped: None,
+                });
+                if !lines.is_empty() {
+                    let head = heads.first().and_then(|h| self.history.graph.get(h));
+                    let mut finding = Finding::new(
+                        "model-drift",
+                        Severity::Error,
+                        format!(
+                            "the models (env.py's target_metadata) differ from the database at \
+                             head:\n{}\nrun `alembic revision --autogenerate` to write the missing \
+                             migration, or change the models",
+                            lines
+                                .iter()
+                                .map(|l| format!("  {l}"))
+                                .collect::<Vec<_>>()
+                                .join("\n")
+                        ),
+                    );
+                    if let Some(head) = head {
+                        finding = finding.at(Some(&head.id), Some(&head.path), head.revision_line);
+                    }
+                    self.report.findings.push(finding);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // -- databases --------------------------------------------------------------------
+
+    fn new_db(&mut self) -> Result<Db, HostError> {
+        let server = Arc::clone(&self.server);
+        let db = self
+            .host
+            .wait(async move {
+                let server = server.lock().await;
+                let name = server.create_database(None).await?;
+                Ok::<_, crate::servers::ServerError>(Db {
+                    url: server.database_url(&name),
+                    alembic_url: server.sqlalchemy_url(&name, None),
+                    name,
+                })
+            })?
+            .map_err(server_error)?;
+        if self.options.bootstrap {
+            self.host.bootstrap(&db.alembic_url)?;
+        }
+        Ok(db)
+    }
+
+    fn clone_db(&mut self, from: &Db) -> Result<Db, HostError> {
+        let server = Arc::clone(&self.server);
+        let template = from.name.clone();
+        self.host
+            .wait(async move {
+                let server = server.lock().await;
+                let name = server.clone_database(&template, None).await?;
+                Ok::<_, crate::servers::ServerError>(Db {
+                    url: server.database_url(&name),
+                    alembic_url: server.sqlalchemy_url(&name, None),
+                    name,
+                })
+            })?
+            .map_err(server_error)
+    }
+
+    fn drop_db(&mut self, db: Db) -> Result<(), HostError> {
+        let server = Arc::clone(&self.server);
+        self.host
+            .wait(async move { server.lock().await.drop_database(&db.name).await })?
+            .map_err(server_error)
+    }
+
+    /// Replaces a main database whose state cannot be trusted by a fresh one upgraded
+    /// through every revision applied so far.
+    fn rebuild(&mut self, main: Db) -> Result<Db, HostError> {
+        self.drop_db(main)?;
+        let fresh = self.new_db()?;
+        for rev in self.applied.clone() {
+            let step = self.step(&fresh, Direction::Upgrade, &rev, "rebuild", false)?;
+            if !step.ok {
+                return Err(HostError(format!(
+                    "cannot rebuild the database: {rev} no longer upgrades ({})",
+                    step.error.unwrap_or_default()
+                )));
+            }
+        }
+        Ok(fresh)
+    }
+
+    fn snapshot(&mut self, db: &Db) -> Result<SchemaSnapshot, HostError> {
+        let url = db.url.clone();
+        let ignore = self.version_table.clone();
+        self.host
+            .wait(async move { schema::snapshot_url(&url, &[ignore.as_str()]).await })?
+            .map_err(|e| HostError(format!("cannot read the schema of {}: {e}", db.name)))
+    }
+
+    fn fingerprint(
+        &mut self,
+        db: &Db,
+        ignore: &[String],
+    ) -> Result<BTreeMap<String, schema::TableFingerprint>, HostError> {
+        let url = db.url.clone();
+        let ignore = ignore.to_vec();
+        self.host
+            .wait(async move {
+                let ignore: Vec<&str> = ignore.iter().map(String::as_str).collect();
+                schema::fingerprint_url(&url, &ignore).await
+            })?
+            .map_err(|e| HostError(format!("cannot fingerprint {}: {e}", db.name)))
+    }
+
+    fn seed(
+        &mut self,
+        db: &Db,
+        snapshot: &SchemaSnapshot,
+        user_rows: UserRows,
+    ) -> Result<(), HostError> {
+        let url = db.url.clone();
+        let snapshot = snapshot.clone();
+        let rows = self.options.rows_per_table;
+        self.host
+            .wait(async move { crate::seed::seed_url(&url, &snapshot, rows, &user_rows).await })?
+            .map(drop)
+            .map_err(|e| HostError(format!("cannot seed {}: {e}", db.name)))
+    }
+
+    fn step(
+        &mut self,
+        db: &Db,
+        direction: Direction,
+        revision: &str,
+        purpose: &str,
+        capture: bool,
+    ) -> Result<StepOutcome, HostError> {
+        let outcome = self
+            .host
+            .step(&db.alembic_url, direction, revision, capture)?;
+        if !outcome.version_table.is_empty() {
+            self.version_table = outcome.version_table.clone();
+        }
+        self.report.steps.push(StepTiming {
+            direction: direction.as_str().to_owned(),
+            revision: revision.to_owned(),
+            purpose: purpose.to_owned(),
+            seconds: outcome.seconds,
+            ok: outcome.ok,
+        });
+        Ok(outcome)
+    }
+
+    // -- bookkeeping ------------------------------------------------------------------
+
+    fn below_oldest_downgrade(&self, rev: &str) -> bool {
+        let Some(oldest) = self.options.oldest_downgrade.as_deref() else {
+            return false;
+        };
+        let Ok(oldest) = self.history.graph.resolve(oldest) else {
+            return false;
+        };
+        oldest == rev || self.history.graph.ancestors(oldest).contains(&rev)
+    }
+
+    fn finding(
+        &mut self,
+        check: &str,
+        severity: Severity,
+        meta: &RevisionMeta,
+        line: Option<u32>,
+        message: String,
+    ) {
+        self.report
+            .findings
+            .push(Finding::new(check, severity, message).at(
+                Some(&meta.id),
+                Some(&meta.path),
+                line.or(meta.revision_line),
+            ));
+    }
+
+    fn ran(&mut self, check: &str, rev: &str) {
+        if self.options.enabled(check) {
+            self.report.checks.push(CheckRun {
+                check: check.to_owned(),
+                revision: Some(rev.to_owned()),
+                skipped: None,
+            });
+        }
+    }
+
+    fn skip(&mut self, check: &str, rev: &str, reason: &str) {
+        if self.options.enabled(check) {
+            self.report.checks.push(CheckRun {
+                check: check.to_owned(),
+                revision: Some(rev.to_owned()),
+                skipped: Some(reason.to_owned()),
+            });
+        }
+    }
+
+    fn skip_all(&mut self, rev: &str, reason: &str) {
+        for check in DRILL_CHECKS.iter().filter(|c| **c != "model-drift") {
+            self.skip(check, rev, reason);
+        }
+    }
+}
+
+fn server_error(error: crate::servers::ServerError) -> HostError {
+    HostError(error.to_string())
+}
