@@ -39,9 +39,10 @@ fmt: ## format Rust and Python code
 	$(VENV)/bin/ruff format python tests bench
 	$(VENV)/bin/ruff check --fix python tests bench
 
-bench: dev ## benchmarks: lint vs Alembic (10,000 revisions), servers (ready, create, clone)
+bench: dev ## benchmarks: lint vs Alembic, servers (ready/create/clone), check vs the floor
 	$(PY) bench/lint_vs_alembic.py
 	$(PY) bench/servers.py
+	$(PY) bench/check_vs_floor.py
 
 clean: ## remove build outputs and the virtual environment
 	rm -rf target $(VENV) python/alembic_drill/*.so

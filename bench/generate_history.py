@@ -99,13 +99,18 @@ def generate(out: Path, revisions: int, branch_every: int, seed: int) -> list[st
     ids: list[str] = []
     head: str | tuple[str, ...] | None = None
     n = 0
+    # The main line's own count: its revisions build on each other's tables, so branch
+    # revisions must not take numbers from it.
+    main = 0
     while n < revisions:
         if branch_every and n and n % branch_every == 0 and revisions - n >= 3:
             # Two revisions off the same parent, then a merge of both.
             fork = head
             left, right = revision_id(rng), revision_id(rng)
             for rev in (left, right):
-                write(versions, n, rev, fork)
+                # Each side of the branch works on a table of its own, as parallel
+                # feature branches do.
+                write(versions, n, rev, fork, branch_table=f"b{n}")
                 ids.append(rev)
                 n += 1
             merge = revision_id(rng)
@@ -115,20 +120,31 @@ def generate(out: Path, revisions: int, branch_every: int, seed: int) -> list[st
             head = merge
             continue
         rev = revision_id(rng)
-        write(versions, n, rev, head)
+        write(versions, n, rev, head, step=main)
         ids.append(rev)
         head = rev
         n += 1
+        main += 1
     return ids
 
 
 def write(
-    versions: Path, n: int, rev: str, down: str | tuple[str, ...] | None, merge: bool = False
+    versions: Path,
+    n: int,
+    rev: str,
+    down: str | tuple[str, ...] | None,
+    merge: bool = False,
+    branch_table: str | None = None,
+    step: int = 0,
 ) -> None:
     if merge:
         msg, up, dn = "merge heads", "    pass", "    pass"
+    elif branch_table:
+        msg = f"create table {branch_table}"
+        up = f'    op.create_table({branch_table!r}, sa.Column("id", sa.Integer, primary_key=True))'
+        dn = f"    op.drop_table({branch_table!r})"
     else:
-        msg, up, dn = operations(n)
+        msg, up, dn = operations(step)
     down_comment = ", ".join(down) if isinstance(down, tuple) else down
     text = SCRIPT.format(
         message=msg, rev=rev, down=down, down_comment=down_comment, upgrade=up, downgrade=dn

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from alembic_drill._core import (
         AlembicDrillError,
         ConfigError,
+        DrillReport,
         Finding,
         History,
         NotOurDatabaseError,
@@ -27,12 +28,15 @@ if TYPE_CHECKING:
         __version__,
         load_history,
     )
+    from alembic_drill.drill import Drill
     from alembic_drill.servers import Database, Server
 
 __all__ = [
     "AlembicDrillError",
     "ConfigError",
     "Database",
+    "Drill",
+    "DrillReport",
     "Finding",
     "History",
     "NotOurDatabaseError",
@@ -46,7 +50,8 @@ __all__ = [
     "load_history",
 ]
 _FROM_SERVERS = {"Database", "Server"}
-_FROM_CORE = set(__all__) - _FROM_SERVERS
+_FROM_DRILL = {"Drill"}
+_FROM_CORE = set(__all__) - _FROM_SERVERS - _FROM_DRILL
 
 
 def __getattr__(name: str) -> Any:
@@ -56,10 +61,13 @@ def __getattr__(name: str) -> Any:
         value = getattr(_core, name)
         globals()[name] = value
         return value
-    if name in _FROM_SERVERS:
-        from alembic_drill import servers
+    if name in _FROM_SERVERS | _FROM_DRILL:
+        import importlib
 
-        value = getattr(servers, name)
+        module = importlib.import_module(
+            "alembic_drill.servers" if name in _FROM_SERVERS else "alembic_drill.drill"
+        )
+        value = getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'alembic_drill' has no attribute {name!r}")

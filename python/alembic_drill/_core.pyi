@@ -177,3 +177,32 @@ def stop_kept_servers(spec: str | None = None) -> list[str]:
 
 def reap_stale_servers() -> list[str]:
     """Removes what killed runs left behind; returns what was removed."""
+
+DRILL_CHECKS: list[str]
+
+@final
+class DrillReport:
+    """What ``check`` found: static and drill findings, checks run, step timings."""
+
+    @property
+    def ok(self) -> bool:
+        """True when no finding has error severity."""
+    @property
+    def findings(self) -> list[Finding]: ...
+    @property
+    def database(self) -> str:
+        """The database the drills ran on (password masked)."""
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def summary(self) -> dict[str, int]: ...
+    def to_dict(self) -> dict[str, Any]:
+        """Everything: findings, checks run (with skips), steps with timings, database."""
+    def to_json(self, indent: int | None = None) -> str: ...
+    def to_junit(self) -> str:
+        """JUnit XML: one suite per check, one case per revision."""
+
+def run_drill(
+    history: History, server: _Server, host: object, options: dict[str, Any]
+) -> DrillReport:
+    """Runs the drill checks; ``host`` runs the Alembic steps (alembic_drill._steps)."""

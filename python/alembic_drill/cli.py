@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -76,6 +77,33 @@ def _parser() -> argparse.ArgumentParser:
         help="output format (default: text)",
     )
     graph.set_defaults(run=_run_graph)
+
+    check = commands.add_parser(
+        "check",
+        help="rehearse every revision on a real database (and run the static checks)",
+        description="Upgrade, downgrade, round trip, schema traces, seeded rows, "
+        "idempotent data statements and model drift, revision by revision, on a database "
+        "alembic-drill owns. Settings: [tool.alembic-drill] in pyproject.toml; flags win.",
+    )
+    _add_config(check)
+    check.add_argument(
+        "--database",
+        metavar="SPEC",
+        default=None,
+        help="auto, sqlite, docker:IMAGE, local:postgresql, local:mysql, or a server URL "
+        "(default: the setting, else auto)",
+    )
+    check.add_argument(
+        "--checks", metavar="IDS", default=None, help="comma-separated drill checks to run"
+    )
+    check.add_argument(
+        "--skip", metavar="IDS", default=None, help="comma-separated checks to leave out"
+    )
+    check.add_argument(
+        "--json", metavar="FILE", default=None, help="write the report as JSON ('-': stdout)"
+    )
+    check.add_argument("--junit", metavar="FILE", default=None, help="write JUnit XML")
+    check.set_defaults(run=_run_check)
 
     db = commands.add_parser(
         "db",
@@ -154,6 +182,39 @@ def _run_graph(args: argparse.Namespace) -> int:
     return EXIT_OK if history.ok else EXIT_FINDINGS
 
 
+def _run_check(args: argparse.Namespace) -> int:
+    from alembic_drill.drill import Drill
+    from alembic_drill.progress import Progress
+
+    drill = Drill(
+        args.config,
+        args.database,
+        checks=args.checks.split(",") if args.checks else None,
+        skip=args.skip.split(",") if args.skip else None,
+    )
+    json_to_stdout = args.json == "-"
+    progress = Progress(sys.stderr)
+    try:
+        progress.note(f"database: {drill.server.description}")
+        if drill.server.reason:
+            progress.note(drill.server.reason)
+        report = drill.check(progress=progress.update)
+    finally:
+        progress.done()
+        drill.close()
+    if args.json and not json_to_stdout:
+        Path(args.json).write_text(report.to_json(indent=2) + "\n", encoding="utf-8")
+    if args.junit:
+        Path(args.junit).write_text(report.to_junit(), encoding="utf-8")
+    if json_to_stdout:
+        sys.stdout.write(report.to_json(indent=2) + "\n")
+    else:
+        from alembic_drill.progress import print_report
+
+        print_report(report, sys.stdout)
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
 def _run_db_start(args: argparse.Namespace) -> int:
     from alembic_drill.servers import Server
 
@@ -225,12 +286,14 @@ def _print_findings(history: History, out: TextIO) -> None:
 
 
 def _format_finding(finding: Finding) -> str:
-    """``path:line: severity[check] revision: message``, like a compiler's diagnostics."""
+    """``path:line: severity[check] revision: message``, like a compiler's diagnostics;
+    continuation lines of a message (a schema diff) are indented under it."""
     where = _display_path(finding.path) if finding.path else "<history>"
     if finding.line:
         where += f":{finding.line}"
     revision = f" {finding.revision}:" if finding.revision else ""
-    return f"{where}: {finding.severity}[{finding.check}]{revision} {finding.message}"
+    message = finding.message.replace("\n", "\n    ")
+    return f"{where}: {finding.severity}[{finding.check}]{revision} {message}"
 
 
 def _display_path(path: str) -> str:

@@ -1,0 +1,515 @@
+"""Runs one Alembic step at a time on a database alembic-drill owns, through the project's
+own env.py. The only module that drives Alembic's runtime.
+
+The revision scripts are loaded once per runner (Alembic's ``ScriptDirectory`` keeps its
+revision map), and each step is exactly one revision: the runner builds Alembic's own
+``RevisionStep`` for it, so Alembic's version-table bookkeeping (merges, branches,
+dependencies) applies unchanged.
+
+env.py files come in many styles; every step hands over the target database in all the
+common ways at once: a Connection in ``config.attributes["connection"]`` (one that also
+answers ``.connect()``, for env.py files written for an Engine), ``sqlalchemy.url`` in the
+config, and, when the project names one, an environment variable. A guard on every
+SQLAlchemy engine refuses any statement sent to another database while a step runs: a
+user's migrations never run anywhere alembic-drill did not create.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, pool
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine.url import URL
+
+from alembic_drill._core import AlembicDrillError
+from alembic_drill._loader import find_config
+
+_DATA_STATEMENT = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+
+
+class ForeignDatabaseError(AlembicDrillError):
+    """env.py sent a statement to a database alembic-drill did not create."""
+
+
+@dataclass
+class StepResult:
+    direction: str
+    revision: str
+    ok: bool
+    seconds: float
+    error: str | None = None
+    error_type: str | None = None
+    #: INSERT/UPDATE/DELETE statements the step ran (with parameters), when captured.
+    statements: list[tuple[str, Any]] = field(default_factory=list)
+    #: Connections env.py opened itself (0 when it used the one handed over).
+    connections_opened: int = 0
+    version_table: str = "alembic_version"
+    version_table_schema: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "direction": self.direction,
+            "revision": self.revision,
+            "ok": self.ok,
+            "seconds": self.seconds,
+            "error": self.error,
+            "error_type": self.error_type,
+            "statements": len(self.statements),
+            "connections_opened": self.connections_opened,
+            "version_table": self.version_table,
+        }
+
+
+class _ReusableConnection(Connection):
+    """A Connection that also answers ``.connect()``, as an Engine would: env.py files
+    written as ``with connectable.connect() as connection:`` then run on the connection
+    alembic-drill handed over instead of failing (SQLAlchemy 2 removed that method)."""
+
+    def connect(self) -> Any:
+        return contextlib.nullcontext(self)
+
+
+class StepRunner:
+    """Steps for one Alembic project; reusable across databases and steps."""
+
+    def __init__(
+        self,
+        config: str | os.PathLike[str] | None,
+        *,
+        section: str = "alembic",
+        url_env: str | None = None,
+    ) -> None:
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        ini, toml = find_config(Path(config) if config else Path.cwd())
+        kwargs: dict[str, Any] = {"toml_file": str(toml)} if toml else {}
+        self.config = Config(str(ini) if ini else None, ini_section=section, **kwargs)
+        self.project_url = self.config.get_main_option("sqlalchemy.url")
+        self.script = ScriptDirectory.from_config(self.config)
+        self.url_env = url_env
+        self.env_runs = 0
+
+    def database_url(self, url: str) -> str:
+        """``url`` with the project's driver when the dialects match, so that an env.py
+        built for ``postgresql+asyncpg`` gets an asyncpg URL."""
+        ours = make_url(url)
+        if not self.project_url or "%(" in self.project_url:
+            return url
+        try:
+            theirs = make_url(self.project_url)
+        except Exception:
+            return url
+        if theirs.get_backend_name() == ours.get_backend_name():
+            ours = ours.set(drivername=theirs.drivername)
+        return ours.render_as_string(hide_password=False)
+
+    def step(self, url: str, direction: str, revision: str, capture: bool = False) -> StepResult:
+        """Applies (``upgrade``) or reverts (``downgrade``) exactly ``revision``."""
+        from alembic.runtime.migration import MigrationStep
+
+        script = self.script.get_revision(revision)
+        if script is None:
+            raise ValueError(f"no revision {revision!r}")
+        migration_step = (
+            MigrationStep.upgrade_from_script(self.script.revision_map, script)
+            if direction == "upgrade"
+            else MigrationStep.downgrade_from_script(self.script.revision_map, script)
+        )
+        result = StepResult(direction, revision, ok=False, seconds=0.0)
+
+        def steps(rev: Any, context: Any) -> list[Any]:
+            result.version_table = context.version_table
+            result.version_table_schema = context.version_table_schema
+            return [migration_step]
+
+        started = time.perf_counter()
+        try:
+            self._run_env(url, steps, destination=revision, result=result, capture=capture)
+            result.ok = True
+            result.statements = [
+                (sql, params)
+                for sql, params in result.statements
+                if not _bookkeeping(sql, result.version_table)
+            ]
+        except ForeignDatabaseError:
+            raise
+        except Exception as exc:
+            result.error = _describe(exc)
+            result.error_type = type(exc).__name__
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def compare_models(self, url: str) -> list[str]:
+        """Differences between env.py's ``target_metadata`` and the database, one line
+        each (Alembic's autogenerate comparison, as ``alembic check`` runs it)."""
+        from alembic.autogenerate import compare_metadata
+
+        diffs: list[str] = []
+        found_metadata: list[bool] = []
+
+        def compare(rev: Any, context: Any) -> list[Any]:
+            metadata = context.opts.get("target_metadata")
+            if metadata is None:
+                found_metadata.append(False)
+                return []
+            found_metadata.append(True)
+            diffs.extend(_render_diff(d) for d in compare_metadata(context, metadata))
+            return []
+
+        self._run_env(url, compare, destination=None, result=None, capture=False)
+        if found_metadata and not found_metadata[0]:
+            raise LookupError("env.py passes no target_metadata to context.configure()")
+        return diffs
+
+    def replay(self, url: str, statements: list[tuple[str, Any]]) -> str | None:
+        """Runs captured data statements once more, with the driver that captured them;
+        returns the error, if any."""
+        url = self.database_url(url)
+        engine = create_engine(url, poolclass=pool.NullPool)
+        if engine.dialect.is_async:
+            engine.dispose()
+            return _replay_async(url, statements)
+        try:
+            with engine.begin() as conn:
+                for statement, parameters in statements:
+                    conn.exec_driver_sql(statement, parameters)
+            return None
+        except Exception as exc:
+            return _describe(exc)
+        finally:
+            engine.dispose()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _run_env(
+        self,
+        url: str,
+        fn: Any,
+        *,
+        destination: str | None,
+        result: StepResult | None,
+        capture: bool,
+    ) -> None:
+        from alembic.runtime.environment import EnvironmentContext
+
+        url = self.database_url(url)
+        target = make_url(url)
+        # The handed-over Connection must be synchronous even for an async project: env.py
+        # files run `do_run_migrations(connection)` on it directly. sqlalchemy.url keeps
+        # the project's (maybe async) driver for env.py files that build their own engine.
+        engine = create_engine(_sync_url(target), poolclass=pool.NullPool)
+        engine._connection_cls = _ReusableConnection
+        self.env_runs += 1
+        with _Guard(target, capture) as guard, self._handover(url):
+            try:
+                with engine.begin() as connection:
+                    guard.ours.add(id(connection.engine))
+                    self.config.attributes["connection"] = connection
+                    with EnvironmentContext(
+                        self.config, self.script, fn=fn, destination_rev=destination
+                    ):
+                        _outside_event_loop(self.script.run_env)
+            finally:
+                self.config.attributes.pop("connection", None)
+                engine.dispose()
+            if result is not None:
+                result.statements = guard.statements
+                result.connections_opened = guard.foreign_engines
+
+    @contextlib.contextmanager
+    def _handover(self, url: str) -> Iterator[None]:
+        # ConfigParser interpolation: a literal % in a password must be doubled.
+        self.config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+        previous = os.environ.get(self.url_env) if self.url_env else None
+        if self.url_env:
+            os.environ[self.url_env] = url
+        try:
+            yield
+        finally:
+            if self.url_env:
+                if previous is None:
+                    os.environ.pop(self.url_env, None)
+                else:
+                    os.environ[self.url_env] = previous
+
+
+class _Guard:
+    """Watches every statement SQLAlchemy sends while a step runs."""
+
+    _active = threading.local()
+
+    def __init__(self, target: URL, capture: bool) -> None:
+        self.target = target
+        self.capture = capture
+        self.statements: list[tuple[str, Any]] = []
+        self.ours: set[int] = set()
+        self.checked: set[int] = set()
+        self.foreign_engines = 0
+
+    def __enter__(self) -> _Guard:
+        event.listen(Engine, "before_cursor_execute", self._before)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(Engine, "before_cursor_execute", self._before)
+
+    def _before(
+        self,
+        conn: Connection,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
+        executemany: bool,
+    ) -> None:
+        engine_id = id(conn.engine)
+        if engine_id not in self.ours and engine_id not in self.checked:
+            if not _same_database(conn.engine.url, self.target):
+                raise ForeignDatabaseError(
+                    f"env.py connected to {conn.engine.url.render_as_string(hide_password=True)}"
+                    f", not to alembic-drill's database "
+                    f"{self.target.render_as_string(hide_password=True)}; alembic-drill never "
+                    "runs migrations on a database it did not create. Make env.py use "
+                    "config.attributes['connection'] or the sqlalchemy.url option (or name "
+                    "the environment variable it reads with url_env)"
+                )
+            self.checked.add(engine_id)
+            self.foreign_engines += 1
+        if self.capture and _DATA_STATEMENT.match(statement):
+            if executemany:
+                self.statements.extend((statement, p) for p in parameters)
+            else:
+                self.statements.append((statement, parameters))
+
+
+_SYNC_DRIVERS = {
+    "postgresql": ("psycopg", "psycopg2", "pg8000"),
+    "mysql": ("pymysql", "mysqldb", "mysqlconnector"),
+    "mariadb": ("pymysql", "mysqldb", "mysqlconnector"),
+    "sqlite": ("pysqlite",),
+}
+
+
+def _sync_url(url: URL) -> URL:
+    """``url`` with a synchronous driver that is installed."""
+    if not url.get_dialect().is_async:
+        return url
+    backend = url.get_backend_name()
+    for driver in _SYNC_DRIVERS.get(backend, ()):
+        candidate = url.set(drivername=f"{backend}+{driver}")
+        try:
+            candidate.get_dialect().import_dbapi()
+        except ImportError:
+            continue
+        return candidate
+    raise RuntimeError(
+        f"the project uses the async driver {url.drivername}; alembic-drill also needs a "
+        f"synchronous one for {backend} (pip install {_SYNC_DRIVERS.get(backend, ('?',))[0]})"
+    )
+
+
+def _outside_event_loop(function: Any) -> Any:
+    """Runs ``function`` here, or in a worker thread when this thread runs an event loop
+    (an async test, a notebook): async env.py files call ``asyncio.run()``, which refuses
+    to start inside a running loop."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function()
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as executor:
+        return executor.submit(function).result()
+
+
+def _replay_async(url: str, statements: list[tuple[str, Any]]) -> str | None:
+    """The replay for async drivers (asyncpg, aiosqlite), on a private event loop in a
+    thread of its own, so that it works whether or not a loop runs here."""
+    import asyncio
+    import concurrent.futures
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def replay() -> str | None:
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        try:
+            async with engine.begin() as conn:
+                for statement, parameters in statements:
+                    await conn.exec_driver_sql(statement, parameters)
+            return None
+        except Exception as exc:
+            return _describe(exc)
+        finally:
+            await engine.dispose()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as executor:
+        return executor.submit(asyncio.run, replay()).result()
+
+
+def _bookkeeping(statement: str, version_table: str) -> bool:
+    """Statements that are Alembic's, not the migration's data changes: the version table,
+    and batch mode's copy of a table into its rebuilt twin (SQLite ALTER emulation)."""
+    target = re.match(
+        r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+[\"`\[]?(?:\w+[\"`\]]?\.[\"`\[]?)?(\w+)",
+        statement,
+        re.IGNORECASE,
+    )
+    table = target.group(1).lower() if target else ""
+    return table == version_table.lower() or table.startswith("_alembic_tmp_")
+
+
+def _same_database(a: URL, b: URL) -> bool:
+    if a.get_backend_name() != b.get_backend_name():
+        return False
+    if a.get_backend_name() == "sqlite":
+        return _sqlite_path(a) == _sqlite_path(b)
+    return (a.host or "localhost", a.port, a.database) == (
+        b.host or "localhost",
+        b.port,
+        b.database,
+    )
+
+
+def _sqlite_path(url: URL) -> str:
+    database = url.database or ""
+    return str(Path(database).resolve()) if database and database != ":memory:" else database
+
+
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    # SQLAlchemy appends a link to its error docs: noise in a finding.
+    text = re.sub(r"\s*\(Background on this error at: [^)]*\)", "", text)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _render_diff(diff: Any) -> str:
+    """One autogenerate difference as a readable line."""
+    if isinstance(diff, list):  # column-level changes come grouped
+        return "; ".join(_render_diff(d) for d in diff)
+    kind = diff[0]
+    if kind == "add_table":
+        return f"+ table {diff[1].name} (in the models, not in the database)"
+    if kind == "remove_table":
+        return f"- table {diff[1].name} (in the database, not in the models)"
+    if kind == "add_column":
+        return f"+ column {diff[2]}.{diff[3].name} {diff[3].type}"
+    if kind == "remove_column":
+        return f"- column {diff[2]}.{diff[3].name}"
+    if kind == "add_index":
+        return f"+ index {diff[1].name} on {diff[1].table.name}"
+    if kind == "remove_index":
+        return f"- index {diff[1].name} on {diff[1].table.name}"
+    if kind in ("modify_nullable", "modify_type", "modify_default"):
+        _, _schema, table, column, _info, old, new = diff
+        what = kind.removeprefix("modify_")
+        return f"~ {table}.{column} {what}: {old} -> {new}"
+    if kind in ("add_fk", "remove_fk", "add_constraint", "remove_constraint"):
+        sign = "+" if kind.startswith("add") else "-"
+        constraint = diff[1]
+        table = getattr(getattr(constraint, "table", None), "name", "?")
+        return f"{sign} {kind.split('_', 1)[1]} {constraint.name or ''} on {table}".replace(
+            "  ", " "
+        )
+    return " ".join(str(part) for part in diff)
+
+
+class DrillHost:
+    """What the Rust walker calls back into: steps, replays, the model comparison, the
+    bootstrap and progress. Captured statements stay here, named by a number."""
+
+    def __init__(
+        self,
+        runner: StepRunner,
+        *,
+        bootstrap: str | None = None,
+        progress: Any = None,
+    ) -> None:
+        self.runner = runner
+        self._bootstrap = bootstrap
+        self._progress = progress
+        self._captures: dict[int, list[tuple[str, Any]]] = {}
+
+    def step(self, url: str, direction: str, revision: str, capture: bool) -> dict[str, Any]:
+        result = self.runner.step(url, direction, revision, capture=capture)
+        captured = None
+        if capture and result.ok and result.statements:
+            captured = len(self._captures) + 1
+            self._captures[captured] = result.statements
+        return {
+            "ok": result.ok,
+            "seconds": result.seconds,
+            "error": result.error,
+            "version_table": result.version_table,
+            "capture": captured,
+        }
+
+    def replay(self, url: str, capture: int) -> str | None:
+        return self.runner.replay(url, self._captures.pop(capture))
+
+    def compare_models(self, url: str) -> tuple[list[str] | None, str | None]:
+        try:
+            return self.runner.compare_models(url), None
+        except LookupError as exc:
+            return None, str(exc)
+
+    def bootstrap(self, url: str) -> None:
+        if self._bootstrap:
+            run_bootstrap(self._bootstrap, self.runner.database_url(url))
+
+    def progress(self, index: int, total: int, revision: str, activity: str) -> None:
+        if self._progress is not None:
+            self._progress(index, total, revision, activity)
+
+
+def run_bootstrap(bootstrap: str, url: str) -> None:
+    """Prepares a fresh database for a history whose base assumes tables made outside
+    migrations: ``package.module:function`` is called with a SQLAlchemy Connection (in a
+    transaction); a path ending in ``.sql`` is run statement by statement."""
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            if bootstrap.endswith(".sql"):
+                script = Path(bootstrap).read_text(encoding="utf-8")
+                for statement in _split_sql(script):
+                    conn.exec_driver_sql(statement)
+            else:
+                import importlib
+
+                module_name, _, attribute = bootstrap.partition(":")
+                if not attribute:
+                    raise ValueError(
+                        f"bootstrap {bootstrap!r}: name a callable as package.module:function "
+                        "or a .sql file"
+                    )
+                function = getattr(importlib.import_module(module_name), attribute)
+                function(conn)
+    finally:
+        engine.dispose()
+
+
+def _split_sql(script: str) -> list[str]:
+    """Statements of a SQL file: split at semicolons that end a line."""
+    statements, current = [], []
+    for line in script.splitlines():
+        if line.strip().startswith("--"):
+            continue
+        current.append(line)
+        if line.rstrip().endswith(";"):
+            statements.append("\n".join(current).rstrip().rstrip(";"))
+            current = []
+    tail = "\n".join(current).strip()
+    if tail:
+        statements.append(tail)
+    return [s for s in statements if s.strip()]

@@ -1,0 +1,195 @@
+"""`check`: each drill check catches its defect on every engine where the defect exists,
+and healthy histories come out clean."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from drill_support import checks_found, drill_project
+from servers_support import need_binaries
+
+from alembic_drill import Drill, Server
+from conftest import Project
+
+ENGINES = ["sqlite", "local:postgresql", "local:mariadb"]
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    spec = request.param
+    if spec.startswith("local:"):
+        need_binaries("postgresql" if spec.endswith("postgresql") else "mariadb")
+    with Server(spec) as started:
+        yield started
+
+
+def drill(project: Project, server: Server, **kwargs: object):  # type: ignore[no-untyped-def]
+    return Drill(project.ini, server=server, **kwargs).check()  # type: ignore[arg-type]
+
+
+TABLE = (
+    'op.create_table("{rev}", sa.Column("id", sa.Integer, primary_key=True), '
+    'sa.Column("name", sa.String(50)))'
+)
+DROP = 'op.drop_table("{rev}")'
+
+
+def test_healthy_linear_history_is_clean(project: Project, server: Server) -> None:
+    drill_project(project)
+    project.linear("aaa111", "bbb222", "ccc333")
+    report = drill(project, server)
+    assert report.ok, [f.message for f in report.findings]
+    assert report.findings == []
+    runs = report.to_dict()["checks"]
+    ran = {(r["check"], r["revision"]) for r in runs if not r["skipped"]}
+    for rev in ("aaa111", "bbb222", "ccc333"):
+        assert {
+            ("upgrade-failed", rev),
+            ("roundtrip-failed", rev),
+            ("downgrade-leaves-trace", rev),
+        } <= ran
+
+
+def test_healthy_branched_and_merged_history_is_clean(project: Project, server: Server) -> None:
+    drill_project(project)
+    project.add("aaa111", None, upgrade=TABLE, downgrade=DROP)
+    project.add("bbb222", "aaa111", upgrade=TABLE, downgrade=DROP)
+    project.add("ccc333", "aaa111", upgrade=TABLE, downgrade=DROP)
+    project.add("ddd444", ("bbb222", "ccc333"), upgrade="pass", downgrade="pass")
+    project.add("eee555", "ddd444", upgrade=TABLE, downgrade=DROP)
+    report = drill(project, server)
+    assert report.ok and report.findings == [], [f.message for f in report.findings]
+
+
+def test_upgrade_failed_stops_the_branch(project: Project, server: Server) -> None:
+    drill_project(project)
+    project.add("aaa111", None)
+    project.add("bbb222", "aaa111", upgrade='op.execute("SELECT * FROM no_such_table")')
+    project.add("ccc333", "bbb222")
+    report = drill(project, server)
+    assert checks_found(report) == [("upgrade-failed", "bbb222")]
+    finding = report.findings[0]
+    assert "no_such_table" in finding.message and finding.path.endswith("bbb222_rev.py")
+    skipped = {
+        r["check"]: r["skipped"] for r in report.to_dict()["checks"] if r["revision"] == "ccc333"
+    }
+    assert skipped["upgrade-failed"] and "bbb222" in skipped["upgrade-failed"]
+
+
+def test_downgrade_failed(project: Project, server: Server) -> None:
+    drill_project(project)
+    project.add("aaa111", None)
+    project.add("bbb222", "aaa111", downgrade='op.drop_table("never_created")')
+    report = drill(project, server)
+    assert checks_found(report) == [("downgrade-failed", "bbb222")]
+
+
+def test_irreversible_and_oldest_downgrade_are_info(project: Project, server: Server) -> None:
+    drill_project(project)
+    project.add("aaa111", None, downgrade='op.drop_table("never_created")')
+    project.add("bbb222", "aaa111", downgrade='raise NotImplementedError("data is gone")')
+    project.add("ccc333", "bbb222")
+    report = drill(project, server, oldest_downgrade="aaa111")
+    assert report.ok, [f.message for f in report.findings]
+    assert ("downgrade-failed", "aaa111") in checks_found(report, "info")
+    assert ("downgrade-failed", "bbb222") in checks_found(report, "info")
+
+
+def test_roundtrip_failed_and_trace(project: Project, server: Server) -> None:
+    drill_project(project)
+    project.add("aaa111", None)
+    project.add(
+        "bbb222",
+        "aaa111",
+        upgrade='op.create_table("extra", sa.Column("id", sa.Integer, primary_key=True))\n'
+        'op.create_table("other", sa.Column("id", sa.Integer, primary_key=True))',
+        downgrade='op.drop_table("other")',
+    )
+    report = drill(project, server)
+    found = checks_found(report)
+    assert ("roundtrip-failed", "bbb222") in found
+    trace = next(f for f in report.findings if f.check == "downgrade-leaves-trace")
+    assert "+ table extra" in trace.message
+
+
+def test_downgrade_leaves_trace_alone(project: Project, server: Server) -> None:
+    drill_project(project)
+    project.add("aaa111", None, upgrade=TABLE, downgrade=DROP)
+    project.add(
+        "bbb222",
+        "aaa111",
+        upgrade='with op.batch_alter_table("aaa111") as b:\n'
+        '    b.add_column(sa.Column("legacy_flag", sa.Boolean, nullable=True))\n'
+        '    b.create_index("ix_aaa111_name", ["name"])',
+        downgrade='with op.batch_alter_table("aaa111") as b:\n    b.drop_index("ix_aaa111_name")',
+    )
+    report = drill(project, server)
+    assert ("downgrade-leaves-trace", "bbb222") in checks_found(report)
+    trace = next(f for f in report.findings if f.check == "downgrade-leaves-trace")
+    assert "aaa111.legacy_flag" in trace.message and trace.message.count("\n") >= 1
+
+
+def test_data_dependent_failure(project: Project, server: Server) -> None:
+    drill_project(project)
+    project.add("aaa111", None, upgrade=TABLE, downgrade=DROP)
+    if server.engine == "mysql":
+        # MySQL fills a NOT NULL column with 0 on existing rows; converting text that is
+        # not a number fails only when rows exist.
+        change = 'op.alter_column("aaa111", "name", type_=sa.Integer, existing_type=sa.String(50))'
+        undo = 'op.alter_column("aaa111", "name", type_=sa.String(50), existing_type=sa.Integer)'
+    else:
+        change = (
+            'with op.batch_alter_table("aaa111") as b:\n'
+            '    b.add_column(sa.Column("required", sa.Integer, nullable=False))'
+        )
+        undo = 'with op.batch_alter_table("aaa111") as b:\n    b.drop_column("required")'
+    project.add("bbb222", "aaa111", upgrade=change, downgrade=undo)
+    report = drill(project, server)
+    assert checks_found(report) == [("data-dependent-failure", "bbb222")]
+    assert "rows" in report.findings[0].message
+
+
+def test_not_idempotent(project: Project, server: Server) -> None:
+    drill_project(project)
+    project.add("aaa111", None, upgrade=TABLE, downgrade=DROP)
+    project.add(
+        "bbb222",
+        "aaa111",
+        upgrade="op.execute(\"INSERT INTO aaa111 (name) VALUES ('default')\")",
+        downgrade="op.execute(\"DELETE FROM aaa111 WHERE name = 'default'\")",
+    )
+    project.add(
+        "ccc333",
+        "bbb222",
+        upgrade="op.execute(\"UPDATE aaa111 SET name = 'renamed' WHERE name = 'default'\")",
+        downgrade="op.execute(\"UPDATE aaa111 SET name = 'default' WHERE name = 'renamed'\")",
+    )
+    report = drill(project, server)
+    assert checks_found(report) == [("not-idempotent", "bbb222")]
+    assert "aaa111" in report.findings[0].message and "rows" in report.findings[0].message
+
+
+def test_model_drift(project: Project, server: Server) -> None:
+    drill_project(
+        project,
+        models="""
+        import sqlalchemy as sa
+        metadata = sa.MetaData()
+        sa.Table("aaa111", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("name", sa.String(50)), sa.Column("email", sa.String(100)))
+        """,
+    )
+    project.add("aaa111", None, upgrade=TABLE, downgrade=DROP)
+    report = drill(project, server)
+    assert checks_found(report) == [("model-drift", "aaa111")]
+    assert "aaa111.email" in report.findings[0].message
+
+
+def test_skips_are_reported_with_reasons(project: Project, server: Server) -> None:
+    drill_project(project)
+    project.add("aaa111", None, upgrade=TABLE, downgrade=DROP)
+    project.add("bbb222", "aaa111", downgrade='op.drop_table("never_created")')
+    report = Drill(project.ini, server=server, skip=["model-drift"]).check()
+    assert checks_found(report) == [("downgrade-failed", "bbb222")]
+    assert not [r for r in report.to_dict()["checks"] if r["check"] == "model-drift"]

@@ -1,0 +1,173 @@
+"""env.py files as users write them: each must work unchanged, and none may lead a
+migration to a database alembic-drill did not create."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from drill_support import drill_project
+from servers_support import need_binaries
+
+from alembic_drill import AlembicDrillError, Drill, Server
+from conftest import Project
+
+ENV_ENGINE_STYLE = """
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+config = context.config
+{models_import}
+
+connectable = config.attributes.get("connection", None)
+if connectable is None:
+    connectable = engine_from_config(
+        config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+    )
+with connectable.connect() as connection:
+    context.configure(connection=connection, target_metadata=target_metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+ENV_URL_ONLY = """
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+config = context.config
+{models_import}
+
+engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+with engine.connect() as connection:
+    context.configure(connection=connection, target_metadata=target_metadata,
+                      version_table="schema_history")
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+ENV_FROM_VARIABLE = """
+import os
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+{models_import}
+
+engine = create_engine(os.environ["APP_DATABASE_URL"], poolclass=pool.NullPool)
+with engine.connect() as connection:
+    context.configure(connection=connection, target_metadata=target_metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+ENV_ASYNC = """
+import asyncio
+from alembic import context
+from sqlalchemy import pool
+from sqlalchemy.ext.asyncio import async_engine_from_config
+
+config = context.config
+{models_import}
+
+
+def do_run_migrations(connection):
+    context.configure(connection=connection, target_metadata=target_metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_async_migrations():
+    connectable = async_engine_from_config(
+        config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+    )
+    async with connectable.connect() as connection:
+        await connection.run_sync(do_run_migrations)
+    await connectable.dispose()
+
+
+asyncio.run(run_async_migrations())
+"""
+
+ENV_ELSEWHERE = """
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+{models_import}
+engine = create_engine("sqlite:///{elsewhere}", poolclass=pool.NullPool)
+with engine.connect() as connection:
+    context.configure(connection=connection, target_metadata=target_metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+MODELS = """
+import sqlalchemy as sa
+metadata = sa.MetaData()
+sa.Table("aaa111", metadata, sa.Column("id", sa.Integer, primary_key=True),
+         sa.Column("name", sa.String(50)))
+sa.Table("bbb222", metadata, sa.Column("id", sa.Integer, primary_key=True),
+         sa.Column("name", sa.String(50)))
+"""
+
+TABLE = (
+    'op.create_table("{rev}", sa.Column("id", sa.Integer, primary_key=True), '
+    'sa.Column("name", sa.String(50)))'
+)
+DROP = 'op.drop_table("{rev}")'
+
+
+@pytest.fixture(scope="module")
+def sqlite_server() -> Iterator[Server]:
+    with Server("sqlite") as server:
+        yield server
+
+
+def two_revisions(project: Project) -> None:
+    project.add("aaa111", None, upgrade=TABLE, downgrade=DROP)
+    project.add("bbb222", "aaa111", upgrade=TABLE, downgrade=DROP)
+
+
+@pytest.mark.parametrize(
+    ("style", "url", "kwargs"),
+    [
+        (ENV_ENGINE_STYLE, "sqlite:///app.db", {}),
+        (ENV_URL_ONLY, "sqlite:///app.db", {}),
+        (ENV_FROM_VARIABLE, "sqlite:///app.db", {"url_env": "APP_DATABASE_URL"}),
+        (ENV_ASYNC, "sqlite+aiosqlite:///app.db", {}),
+    ],
+    ids=["engine-style", "url-only-custom-version-table", "url-from-variable", "async"],
+)
+def test_env_py_styles_run_unchanged(
+    project: Project, sqlite_server: Server, style: str, url: str, kwargs: dict[str, str]
+) -> None:
+    drill_project(project, env=style, url=url, models=MODELS)
+    two_revisions(project)
+    report = Drill(project.ini, server=sqlite_server, **kwargs).check()
+    assert report.ok and report.findings == [], [f.message for f in report.findings]
+    ran = {r["check"] for r in report.to_dict()["checks"] if not r["skipped"]}
+    assert {"upgrade-failed", "roundtrip-failed", "model-drift"} <= ran
+
+
+def test_async_env_on_postgresql(project: Project) -> None:
+    need_binaries("postgresql")
+    drill_project(project, env=ENV_ASYNC, url="postgresql+asyncpg://u:p@h/db", models=MODELS)
+    two_revisions(project)
+    with Server("local:postgresql") as server:
+        report = Drill(project.ini, server=server).check()
+    assert report.ok and report.findings == [], [f.message for f in report.findings]
+
+
+def test_env_py_that_connects_elsewhere_is_stopped(
+    project: Project, tmp_path: Path, sqlite_server: Server
+) -> None:
+    elsewhere = tmp_path / "production.db"
+    sqlite3.connect(elsewhere).close()
+    drill_project(project, env=ENV_ELSEWHERE.replace("{elsewhere}", str(elsewhere)))
+    two_revisions(project)
+    with pytest.raises(AlembicDrillError, match=r"production\.db.*never runs migrations"):
+        Drill(project.ini, server=sqlite_server).check()
+    tables = sqlite3.connect(elsewhere).execute("SELECT name FROM sqlite_master").fetchall()
+    assert tables == []  # not one statement reached it
