@@ -112,6 +112,16 @@ class Server:
         """Drops one of alembic-drill's databases; any other name is refused."""
         self._core.drop_database(database.name if isinstance(database, Database) else database)
 
+    def database(self, name: str) -> Database:
+        """An existing alembic-drill database on this server, by name."""
+        if name not in self.databases():
+            raise LookupError(f"no database {name!r} on {self.description}")
+        return self._database(name)
+
+    def keep_database(self, database: Database | str) -> None:
+        """Leaves the database in place when a kept server stops, for the next run."""
+        self._core.keep_database(database.name if isinstance(database, Database) else database)
+
     def databases(self) -> list[str]:
         """alembic-drill's databases on this server."""
         return self._core.list_databases()

@@ -143,6 +143,12 @@ impl PyServer {
         })??)
     }
 
+    /// Leaves a database in place when a kept server stops (for the next run).
+    fn keep_database(&self, py: Python<'_>, name: String) -> Result<()> {
+        let inner = Arc::clone(&self.inner);
+        wait_for(py, async move { inner.lock().await.keep_database(&name) })
+    }
+
     /// alembic-drill's databases on this server.
     fn list_databases(&self, py: Python<'_>) -> Result<Vec<String>> {
         let inner = Arc::clone(&self.inner);

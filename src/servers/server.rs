@@ -255,6 +255,15 @@ impl Server {
         }
     }
 
+    /// Leaves one of this object's databases in place when the server stops (a migrated
+    /// template that a kept server carries over to the next run).
+    pub fn keep_database(&self, name: &str) {
+        self.created
+            .lock()
+            .expect("not poisoned")
+            .retain(|n| n != name);
+    }
+
     /// Databases this object created and has not dropped.
     pub fn created_databases(&self) -> Vec<String> {
         self.created.lock().expect("not poisoned").clone()
