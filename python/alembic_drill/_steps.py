@@ -149,6 +149,31 @@ class StepRunner:
         result.seconds = time.perf_counter() - started
         return result
 
+    def migrate(self, url: str, direction: str, target: str) -> None:
+        """Moves the database at ``url`` to ``target`` (a revision, ``heads``, ``base``, a
+        branch label, ``-1``/``+1``), as ``alembic upgrade/downgrade`` would; raises the
+        migration's own error."""
+
+        def upgrade(rev: Any, context: Any) -> list[Any]:
+            return list(self.script._upgrade_revs(target, rev))
+
+        def downgrade(rev: Any, context: Any) -> list[Any]:
+            return list(self.script._downgrade_revs(target, rev))
+
+        fn = upgrade if direction == "upgrade" else downgrade
+        self._run_env(url, fn, destination=target, result=None, capture=False)
+
+    def current(self, url: str) -> tuple[str, ...]:
+        """The revisions the database at ``url`` is at."""
+        heads: list[str] = []
+
+        def read(rev: Any, context: Any) -> list[Any]:
+            heads.extend(context.get_current_heads())
+            return []
+
+        self._run_env(url, read, destination=None, result=None, capture=False)
+        return tuple(sorted(heads))
+
     def compare_models(self, url: str) -> list[str]:
         """Differences between env.py's ``target_metadata`` and the database, one line
         each (Alembic's autogenerate comparison, as ``alembic check`` runs it)."""
