@@ -43,6 +43,7 @@ bench: dev ## benchmarks: lint vs Alembic, servers (ready/create/clone), check v
 	$(PY) bench/lint_vs_alembic.py
 	$(PY) bench/servers.py
 	$(PY) bench/check_vs_floor.py
+	$(PY) bench/fixture_cost.py
 
 clean: ## remove build outputs and the virtual environment
 	rm -rf target $(VENV) python/alembic_drill/*.so
