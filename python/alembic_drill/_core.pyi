@@ -180,6 +180,9 @@ def reap_stale_servers() -> list[str]:
     """Removes what killed runs left behind; returns what was removed."""
 
 DRILL_CHECKS: list[str]
+"""The drill checks, in the order a walk runs them."""
+STATIC_CHECKS: list[str]
+"""The static checks of ``lint``."""
 
 @final
 class DrillReport:

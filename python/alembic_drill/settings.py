@@ -26,30 +26,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from alembic_drill import _core
 from alembic_drill._core import ConfigError
 
-DRILL_CHECKS = (
-    "upgrade-failed",
-    "downgrade-failed",
-    "roundtrip-failed",
-    "downgrade-leaves-trace",
-    "data-dependent-failure",
-    "not-idempotent",
-    "model-drift",
-)
-
-STATIC_CHECKS = (
-    "multiple-heads",
-    "multiple-bases",
-    "missing-parent",
-    "cycle",
-    "duplicate-revision",
-    "duplicate-branch-label",
-    "stub-downgrade",
-    "stub-upgrade",
-    "irreversible",
-    "script-error",
-)
+DRILL_CHECKS = tuple(_core.DRILL_CHECKS)
+STATIC_CHECKS = tuple(_core.STATIC_CHECKS)
 
 
 @dataclass(frozen=True)

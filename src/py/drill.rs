@@ -20,6 +20,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_drill, m)?)?;
     m.add_class::<DrillReport>()?;
     m.add("DRILL_CHECKS", drill::DRILL_CHECKS.to_vec())?;
+    m.add("STATIC_CHECKS", crate::graph::CHECK_IDS.to_vec())?;
     Ok(())
 }
 

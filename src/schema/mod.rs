@@ -16,6 +16,7 @@ mod sqltext;
 pub(crate) mod tests;
 
 pub use diff::{Change, ChangeKind, SchemaDiff, diff};
+pub(crate) use error::redact_url;
 pub use error::{Result, SchemaError};
 pub use fingerprint::{
     TableChange, TableChangeKind, TableFingerprint, compare, fingerprint_mysql,

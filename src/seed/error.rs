@@ -45,28 +45,7 @@ pub enum SeedError {
 
 pub type Result<T, E = SeedError> = std::result::Result<T, E>;
 
-/// Masks the password of a `scheme://user:password@host/...` URL.
-pub(crate) fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return url.to_owned();
-    };
-    let userinfo = &authority[..at];
-    let Some(colon) = userinfo.find(':') else {
-        return url.to_owned();
-    };
-    format!(
-        "{}{}:***{}",
-        &url[..scheme_end + 3],
-        &userinfo[..colon],
-        &rest[at..]
-    )
-}
+pub(crate) use crate::schema::redact_url;
 
 #[cfg(test)]
 mod tests {

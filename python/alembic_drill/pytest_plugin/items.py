@@ -12,19 +12,6 @@ import pytest
 if TYPE_CHECKING:
     from alembic_drill.pytest_plugin.session import DrillSession
 
-STATIC_CHECKS = (
-    "multiple-heads",
-    "multiple-bases",
-    "missing-parent",
-    "cycle",
-    "duplicate-revision",
-    "duplicate-branch-label",
-    "stub-downgrade",
-    "stub-upgrade",
-    "script-error",
-)
-
-
 class DrillCheckFailed(AssertionError):
     """A check failed: the message is the finding, as the CLI prints it."""
 
@@ -35,7 +22,7 @@ class DrillCollector(pytest.Collector):
         self.drill = drill
 
     def collect(self) -> list[pytest.Item]:
-        from alembic_drill.settings import load_settings
+        from alembic_drill.settings import STATIC_CHECKS, load_settings
 
         history = self.drill.history
         items: list[pytest.Item] = []

@@ -8,19 +8,35 @@ pub mod sqlite;
 
 use super::error::ServerError;
 
-/// Maps a "permission denied" from either engine to the error that says what to grant.
-pub(crate) fn permission_error(error: &sqlx::Error) -> bool {
+/// A "permission denied" from either engine: PostgreSQL's SQLSTATE 42501
+/// (insufficient_privilege); MySQL reports access errors (1044, 1227) under SQLSTATE
+/// 42000, which it shares with syntax errors, so the message decides.
+fn permission_error(error: &sqlx::Error) -> bool {
     match error {
-        // PostgreSQL 42501 insufficient_privilege; MySQL 1044 access denied to database,
-        // 1227 specific privilege needed.
-        sqlx::Error::Database(db) => {
-            matches!(
-                db.code().as_deref(),
-                Some("42501") | Some("1044") | Some("1227") | Some("42000")
-            ) && db.message().to_lowercase().contains("denied")
-                || matches!(db.code().as_deref(), Some("42501"))
-        }
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("42501") => true,
+            Some("42000") => db.message().to_lowercase().contains("denied"),
+            _ => false,
+        },
         _ => false,
+    }
+}
+
+/// The result of an administrative statement: a refused permission becomes the error that
+/// says what to grant.
+pub(crate) fn ddl_outcome(
+    result: Result<(), sqlx::Error>,
+    server: &str,
+    user: &str,
+    doing: &str,
+) -> super::error::Result<()> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if permission_error(&e) => Err(ServerError::CannotCreateDatabases {
+            server: server.to_owned(),
+            user: user.to_owned(),
+        }),
+        Err(e) => Err(sql_error(doing, server, e)),
     }
 }
 

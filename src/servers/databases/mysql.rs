@@ -5,7 +5,7 @@
 use sqlx::mysql::MySqlPool;
 use sqlx::{Acquire, MySqlConnection};
 
-use super::{permission_error, sql_error};
+use super::{ddl_outcome, sql_error};
 use crate::servers::error::{Result, ServerError};
 
 pub async fn create(pool: &MySqlPool, server: &str, user: &str, name: &str) -> Result<()> {
@@ -243,17 +243,10 @@ fn quote(identifier: &str) -> String {
 }
 
 async fn execute(pool: &MySqlPool, server: &str, user: &str, sql: &str, doing: &str) -> Result<()> {
-    match sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+    let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
         .execute(pool)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if permission_error(&e) => Err(ServerError::CannotCreateDatabases {
-            server: server.to_owned(),
-            user: user.to_owned(),
-        }),
-        Err(e) => Err(sql_error(doing, server, e)),
-    }
+        .await;
+    ddl_outcome(result.map(|_| ()), server, user, doing)
 }
 
 #[cfg(test)]

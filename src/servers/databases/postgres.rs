@@ -3,7 +3,7 @@
 
 use sqlx::postgres::PgPool;
 
-use super::{permission_error, sql_error};
+use super::{ddl_outcome, sql_error};
 use crate::servers::error::{Result, ServerError};
 
 pub async fn create(pool: &PgPool, server: &str, user: &str, name: &str) -> Result<()> {
@@ -72,17 +72,10 @@ async fn disconnect_all(pool: &PgPool, server: &str, name: &str) -> Result<()> {
 }
 
 async fn run(pool: &PgPool, server: &str, user: &str, sql: &str, doing: &str) -> Result<()> {
-    match sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+    let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
         .execute(pool)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if permission_error(&e) => Err(ServerError::CannotCreateDatabases {
-            server: server.to_owned(),
-            user: user.to_owned(),
-        }),
-        Err(e) => Err(sql_error(doing, server, e)),
-    }
+        .await;
+    ddl_outcome(result.map(|_| ()), server, user, doing)
 }
 
 fn has_code(error: &sqlx::Error, wanted: &str) -> bool {
