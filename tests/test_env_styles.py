@@ -131,17 +131,24 @@ def two_revisions(project: Project) -> None:
 
 
 @pytest.mark.parametrize(
-    ("style", "url", "kwargs"),
+    ("style", "url", "kwargs", "connections"),
     [
-        (ENV_ENGINE_STYLE, "sqlite:///app.db", {}),
-        (ENV_URL_ONLY, "sqlite:///app.db", {}),
-        (ENV_FROM_VARIABLE, "sqlite:///app.db", {"url_env": "APP_DATABASE_URL"}),
-        (ENV_ASYNC, "sqlite+aiosqlite:///app.db", {}),
+        # env.py uses the Connection handed over: one connection per step.
+        (ENV_ENGINE_STYLE, "sqlite:///app.db", {}, 1),
+        # env.py builds its own engine: the Connection handed over is never opened.
+        (ENV_URL_ONLY, "sqlite:///app.db", {}, 1),
+        (ENV_FROM_VARIABLE, "sqlite:///app.db", {"url_env": "APP_DATABASE_URL"}, 1),
+        (ENV_ASYNC, "sqlite+aiosqlite:///app.db", {}, 1),
     ],
     ids=["engine-style", "url-only-custom-version-table", "url-from-variable", "async"],
 )
 def test_env_py_styles_run_unchanged(
-    project: Project, sqlite_server: Server, style: str, url: str, kwargs: dict[str, str]
+    project: Project,
+    sqlite_server: Server,
+    style: str,
+    url: str,
+    kwargs: dict[str, str],
+    connections: int,
 ) -> None:
     drill_project(project, env=style, url=url, models=MODELS)
     two_revisions(project)
@@ -149,6 +156,8 @@ def test_env_py_styles_run_unchanged(
     assert report.ok and report.findings == [], [f.message for f in report.findings]
     ran = {r["check"] for r in report.to_dict()["checks"] if not r["skipped"]}
     assert {"upgrade-failed", "roundtrip-failed", "model-drift"} <= ran
+    steps = report.to_dict()["steps"]
+    assert {s["connections"] for s in steps} == {connections}
 
 
 def test_async_env_on_postgresql(project: Project) -> None:

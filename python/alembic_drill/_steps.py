@@ -50,23 +50,11 @@ class StepResult:
     error_type: str | None = None
     #: INSERT/UPDATE/DELETE statements the step ran (with parameters), when captured.
     statements: list[tuple[str, Any]] = field(default_factory=list)
-    #: Connections env.py opened itself (0 when it used the one handed over).
+    #: Connections the step opened: the one handed over if env.py used it, and any that
+    #: env.py opened on an engine of its own.
     connections_opened: int = 0
     version_table: str = "alembic_version"
     version_table_schema: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "direction": self.direction,
-            "revision": self.revision,
-            "ok": self.ok,
-            "seconds": self.seconds,
-            "error": self.error,
-            "error_type": self.error_type,
-            "statements": len(self.statements),
-            "connections_opened": self.connections_opened,
-            "version_table": self.version_table,
-        }
 
 
 class _ReusableConnection(Connection):
@@ -76,6 +64,32 @@ class _ReusableConnection(Connection):
 
     def connect(self) -> Any:
         return contextlib.nullcontext(self)
+
+
+class _HandedOver(dict):  # type: ignore[type-arg]
+    """``config.attributes`` for one step: its ``"connection"`` is opened on first
+    lookup."""
+
+    def __init__(self, base: dict[str, Any], open_connection: Any) -> None:
+        super().__init__((k, v) for k, v in base.items() if k != "connection")
+        self._open = open_connection
+
+    def _ensure(self) -> None:
+        if not dict.__contains__(self, "connection"):
+            dict.__setitem__(self, "connection", self._open())
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "connection":
+            self._ensure()
+        return dict.__getitem__(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == "connection":
+            self._ensure()
+        return dict.get(self, key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key == "connection" or dict.__contains__(self, key)
 
 
 class StepRunner:
@@ -235,21 +249,30 @@ class StepRunner:
         engine = create_engine(_sync_url(target), poolclass=pool.NullPool)
         engine._connection_cls = _ReusableConnection
         self.env_runs += 1
+        previous = self.config.attributes
         with _Guard(target, capture) as guard, self._handover(url):
+            guard.ours.add(id(engine))
             try:
-                with engine.begin() as connection:
-                    guard.ours.add(id(connection.engine))
-                    self.config.attributes["connection"] = connection
+                with contextlib.ExitStack() as transaction:
+                    # Opened only if env.py looks it up: an env.py that builds its own
+                    # engine then costs one connection a step, not two.
+                    opened: list[Connection] = []
+
+                    def open_connection() -> Connection:
+                        opened.append(transaction.enter_context(engine.begin()))
+                        return opened[-1]
+
+                    self.config.__dict__["attributes"] = _HandedOver(previous, open_connection)
                     with EnvironmentContext(
                         self.config, self.script, fn=fn, destination_rev=destination
                     ):
                         _outside_event_loop(self.script.run_env)
             finally:
-                self.config.attributes.pop("connection", None)
+                self.config.__dict__["attributes"] = previous
                 engine.dispose()
             if result is not None:
                 result.statements = guard.statements
-                result.connections_opened = guard.foreign_engines
+                result.connections_opened = len(opened) + guard.foreign_engines
 
     @contextlib.contextmanager
     def _handover(self, url: str) -> Iterator[None]:
@@ -279,6 +302,7 @@ class _Guard:
         self.statements: list[tuple[str, Any]] = []
         self.ours: set[int] = set()
         self.checked: set[int] = set()
+        #: Engines other than ours that ran statements (env.py's own).
         self.foreign_engines = 0
 
     def __enter__(self) -> _Guard:
@@ -298,7 +322,9 @@ class _Guard:
         executemany: bool,
     ) -> None:
         engine_id = id(conn.engine)
-        if engine_id not in self.ours and engine_id not in self.checked:
+        if engine_id not in self.checked and engine_id not in self.ours:
+            self.checked.add(engine_id)
+            self.foreign_engines += 1
             if not _same_database(conn.engine.url, self.target):
                 raise ForeignDatabaseError(
                     f"env.py connected to {conn.engine.url.render_as_string(hide_password=True)}"
@@ -308,8 +334,6 @@ class _Guard:
                     "config.attributes['connection'] or the sqlalchemy.url option (or name "
                     "the environment variable it reads with url_env)"
                 )
-            self.checked.add(engine_id)
-            self.foreign_engines += 1
         if self.capture and _DATA_STATEMENT.match(statement):
             if executemany:
                 self.statements.extend((statement, p) for p in parameters)
@@ -478,6 +502,7 @@ class DrillHost:
             "error": result.error,
             "version_table": result.version_table,
             "capture": captured,
+            "connections": result.connections_opened,
         }
 
     def replay(self, url: str, capture: int) -> str | None:

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from alembic_drill._core import Finding, History
@@ -224,10 +224,10 @@ def _run_db_start(args: argparse.Namespace) -> int:
         print(server.reason, file=sys.stderr)
     state = "reused" if server.reused else "started"
     print(f"{state}: {server.description}")
-    if server._core.masked_url:
-        print(f"url: {server._core.masked_url}")
+    if server.masked_url:
+        print(f"url: {server.masked_url}")
     if args.url_file:
-        _write_private(args.url_file, _admin_url(server))
+        _write_private(args.url_file, server.admin_url() or "")
         print(f"full URL written to {args.url_file}")
     # Detach without stopping: the server is kept for the next run.
     return EXIT_OK
@@ -259,10 +259,6 @@ def _run_db_list(args: argparse.Namespace) -> int:
         kept = "kept" if row["kept"] else ("running" if row["owner_alive"] else "stale")
         print(f"{row['kind']:6} {kept:7} {row['spec']:32} {row['url'] or '-'}  {row['id']}")
     return EXIT_OK
-
-
-def _admin_url(server: Any) -> str:
-    return str(server._core.admin_url_with_password())
 
 
 def _write_private(path: str, text: str) -> None:

@@ -96,6 +96,16 @@ class Server:
         return self._core.reused
 
     @property
+    def masked_url(self) -> str | None:
+        """The admin URL with its password masked (None for SQLite)."""
+        return self._core.masked_url
+
+    def admin_url(self) -> str | None:
+        """The admin URL, password included: for connecting or a private file, never for
+        printing."""
+        return self._core.admin_url_with_password()
+
+    @property
     def stopped(self) -> bool:
         return self._core.stopped
 

@@ -30,6 +30,9 @@ pub struct StepOutcome {
     pub version_table: String,
     /// Data statements the step ran, kept by the host for a replay (None: none captured).
     pub capture: Option<u64>,
+    /// Database connections the step opened (the one handed to env.py, plus any env.py
+    /// opened itself).
+    pub connections: u32,
 }
 
 /// What the model comparison found at head.

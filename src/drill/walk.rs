@@ -248,7 +248,7 @@ impl<H: Host> Walk<'_, H> {
                 activity: "seeded upgrade".into(),
                 ..progress.clone()
             });
-            self.data_checks(&copy, meta, true)?;
+            self.data_checks(&copy, meta)?;
             self.drop_db(copy)?;
         } else {
             self.skip(
@@ -381,12 +381,7 @@ impl<H: Host> Walk<'_, H> {
 
     /// On a clone at the revision's parents whose tables hold rows: the upgrade must run,
     /// and its data statements must change nothing when run again.
-    fn data_checks(
-        &mut self,
-        seeded: &Db,
-        meta: &RevisionMeta,
-        _has_rows: bool,
-    ) -> Result<(), HostError> {
+    fn data_checks(&mut self, seeded: &Db, meta: &RevisionMeta) -> Result<(), HostError> {
         let rev = meta.id.as_str();
         let capture = self.options.enabled("not-idempotent");
         let up = self.step(seeded, Direction::Upgrade, rev, "seeded", capture)?;
@@ -631,6 +626,7 @@ impl<H: Host> Walk<'_, H> {
             purpose: purpose.to_owned(),
             seconds: outcome.seconds,
             ok: outcome.ok,
+            connections: outcome.connections,
         });
         Ok(outcome)
     }

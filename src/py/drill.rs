@@ -85,6 +85,7 @@ impl Host for PyHost<'_> {
                     error: r.get_item("error")?.extract()?,
                     version_table: r.get_item("version_table")?.extract()?,
                     capture: r.get_item("capture")?.extract()?,
+                    connections: r.get_item("connections")?.extract()?,
                 })
             });
         result.map_err(|e| self.fail(e))

@@ -20,6 +20,8 @@ pub struct StepTiming {
     pub purpose: String,
     pub seconds: f64,
     pub ok: bool,
+    /// Connections the step opened: 1 when env.py used the one handed over.
+    pub connections: u32,
 }
 
 /// A check that ran for a revision (or for the whole history when `revision` is None),

@@ -12,6 +12,7 @@ import pytest
 if TYPE_CHECKING:
     from alembic_drill.pytest_plugin.session import DrillSession
 
+
 class DrillCheckFailed(AssertionError):
     """A check failed: the message is the finding, as the CLI prints it."""
 
