@@ -6,10 +6,12 @@ import shutil
 import textwrap
 
 import pytest
+import sqlalchemy as sa
 from drill_support import ENV_CONNECTION, INI
 from servers_support import PG_IMAGE, docker_containers, need_binaries, need_image
 
-from alembic_drill.servers import list_servers
+from alembic_drill import Server
+from alembic_drill.servers import list_servers, stop_kept_servers
 from conftest import EXAMPLE, script
 
 pytest_plugins = ["pytester"]
@@ -196,3 +198,42 @@ def test_xdist_workers_share_one_server(pytester: pytest.Pytester, spec: str) ->
     assert set(docker_containers()) == before  # nothing left behind
     kept = [s for s in list_servers() if s["kept"] and s["spec"] == spec]
     assert kept == []
+
+
+def test_kept_server_carries_the_template_to_the_next_run(pytester: pytest.Pytester) -> None:
+    require("local:postgresql")
+    make_project(pytester)
+    pytester.makepyfile(
+        """
+        import sqlalchemy as sa
+
+        def test_read(drill_migrated_db):
+            with drill_migrated_db.engine.connect() as conn:
+                names = conn.execute(sa.text("SELECT name FROM users")).scalars().all()
+            open("names.txt", "w").write(",".join(names))
+        """
+    )
+    args = ("--alembic-drill-database=local:postgresql", "--alembic-drill-keep-server")
+    try:
+        pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+        # Mark the template the first run left on the kept server.
+        server = Server("local:postgresql", keep=True)
+        assert server.reused
+        (template,) = [d for d in server.databases() if d.startswith("drill_tpl_")]
+        engine = sa.create_engine(server.database(template).url, poolclass=sa.pool.NullPool)
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO users (id, name) VALUES (1, 'from-run-1')"))
+        engine.dispose()
+
+        # Unchanged revision files: the template is reused, not migrated again.
+        pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+        assert (pytester.path / "names.txt").read_text() == "from-run-1"
+
+        # A changed revision file: a new template, migrated from scratch.
+        path = pytester.path / "migrations" / "versions" / "a1_users.py"
+        path.write_text(path.read_text() + "\n# edited\n")
+        pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+        assert (pytester.path / "names.txt").read_text() == ""
+        server.stop()
+    finally:
+        stop_kept_servers("local:postgresql")
