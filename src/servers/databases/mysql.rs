@@ -134,11 +134,11 @@ async fn copy_with(
             views.push(table.clone());
             continue;
         }
-        let (_, ddl): (String, String) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SHOW CREATE TABLE `{template}`.`{}`",
-            quote(table)
-        )))
-        .fetch_one(&mut *conn)
+        let ddl = text_column(
+            conn,
+            format!("SHOW CREATE TABLE `{template}`.`{}`", quote(table)),
+            1,
+        )
         .await
         .map_err(fail(format!("reading table {table}")))?;
         // SHOW CREATE TABLE names no schema: make the new table in the clone.
@@ -170,10 +170,11 @@ async fn copy_with(
         let mut failed = Vec::new();
         let mut last_error = None;
         for view in &pending {
-            let (_, ddl): (String, String) = sqlx::query_as::<_, (String, String)>(
-                sqlx::AssertSqlSafe(format!("SHOW CREATE VIEW `{template}`.`{}`", quote(view))),
+            let ddl = text_column(
+                conn,
+                format!("SHOW CREATE VIEW `{template}`.`{}`", quote(view)),
+                1,
             )
-            .fetch_one(&mut *conn)
             .await
             .map_err(fail(format!("reading view {view}")))?;
             let ddl = retarget_view(&ddl, template, name, view);
@@ -210,24 +211,42 @@ async fn copy_with(
             .await
             .map_err(fail("switching to the clone".into()))?;
         for trigger in triggers {
-            let row: (String, String, String) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT CAST(TRIGGER_NAME AS CHAR), CAST(SQL_MODE AS CHAR), \
+            let create = text_column(
+                conn,
+                format!(
+                    "SELECT CAST(TRIGGER_NAME AS CHAR), CAST(SQL_MODE AS CHAR), \
                  CAST(CONCAT('CREATE TRIGGER `', TRIGGER_NAME, '` ', ACTION_TIMING, ' ', \
                  EVENT_MANIPULATION, ' ON `', EVENT_OBJECT_TABLE, '` FOR EACH ROW ', \
                  ACTION_STATEMENT) AS CHAR) FROM information_schema.TRIGGERS \
                  WHERE TRIGGER_SCHEMA = '{template}' AND TRIGGER_NAME = '{}'",
-                trigger.replace('\'', "''")
-            )))
-            .fetch_one(&mut *conn)
+                    trigger.replace('\'', "''")
+                ),
+                2,
+            )
             .await
             .map_err(fail(format!("reading trigger {trigger}")))?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(row.2))
+            sqlx::raw_sql(sqlx::AssertSqlSafe(create))
                 .execute(&mut *conn)
                 .await
                 .map_err(fail(format!("creating trigger {trigger}")))?;
         }
     }
     Ok(())
+}
+
+/// One text column of a one-row statement, sent as plain text rather than prepared:
+/// every table needs its own statement, and sqlx evicting prepared statements from its
+/// cache sends an unanswered close that stalls the next query by ~40 ms (500 tables: 20 s).
+async fn text_column(
+    conn: &mut MySqlConnection,
+    sql: String,
+    column: usize,
+) -> std::result::Result<String, sqlx::Error> {
+    use sqlx::Row;
+    let row = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .fetch_one(&mut *conn)
+        .await?;
+    row.try_get::<String, _>(column)
 }
 
 /// `SHOW CREATE VIEW` qualifies every table with the template's schema and names a
