@@ -180,3 +180,27 @@ def test_env_py_that_connects_elsewhere_is_stopped(
         Drill(project.ini, server=sqlite_server).check()
     tables = sqlite3.connect(elsewhere).execute("SELECT name FROM sqlite_master").fetchall()
     assert tables == []  # not one statement reached it
+
+
+def test_bootstrap_prepares_tables_made_outside_migrations(
+    project: Project, sqlite_server: Server
+) -> None:
+    """A base revision that alters a table the application creates itself."""
+    drill_project(project)
+    project.add(
+        "aaa111",
+        None,
+        upgrade='op.add_column("accounts", sa.Column("email", sa.String(100)))',
+        downgrade='with op.batch_alter_table("accounts") as b:\n    b.drop_column("email")',
+    )
+    without = Drill(project.ini, server=sqlite_server, skip=["model-drift"]).check()
+    assert [(f.check, f.revision) for f in without.findings] == [("upgrade-failed", "aaa111")]
+    bootstrap = project.root / "bootstrap.sql"
+    bootstrap.write_text(
+        "-- what the application's create_all() makes\n"
+        "CREATE TABLE accounts (\n  id INTEGER PRIMARY KEY,\n  name VARCHAR(50)\n);\n"
+    )
+    report = Drill(
+        project.ini, server=sqlite_server, skip=["model-drift"], bootstrap=str(bootstrap)
+    ).check()
+    assert report.ok and report.findings == [], [f.message for f in report.findings]
