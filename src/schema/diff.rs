@@ -228,6 +228,19 @@ impl Differ {
         );
     }
 
+    /// `~ subject: name old -> new` when a constraint or index was renamed.
+    fn renamed(&mut self, object: &str, subject: &str, old: &Option<String>, new: &Option<String>) {
+        if old != new {
+            self.attribute(
+                object,
+                subject,
+                "name ",
+                or_none(old.as_deref()),
+                or_none(new.as_deref()),
+            );
+        }
+    }
+
     fn changed(&mut self, object: String, line: String, old: String, new: String) {
         let line = if line.starts_with("~ ") {
             line
@@ -380,15 +393,7 @@ impl Differ {
                         &column_list(&new.columns),
                     );
                 }
-                if old.name != new.name {
-                    self.attribute(
-                        &object,
-                        &subject,
-                        "name ",
-                        or_none(old.name.as_deref()),
-                        or_none(new.name.as_deref()),
-                    );
-                }
+                self.renamed(&object, &subject, &old.name, &new.name);
             }
             (None, None) => {}
         }
@@ -412,14 +417,13 @@ impl Differ {
         match (old, new) {
             (Some(old), None) => self.removed(object, describe(old)),
             (None, Some(new)) => self.added(object, describe(new)),
-            (Some(old), Some(new)) if old.name != new.name => self.attribute(
+            (Some(old), Some(new)) => self.renamed(
                 &object,
                 &format!("unique on {t} {}", column_list(&new.columns)),
-                "name ",
-                or_none(old.name.as_deref()),
-                or_none(new.name.as_deref()),
+                &old.name,
+                &new.name,
             ),
-            _ => {}
+            (None, None) => {}
         }
     }
 
@@ -444,15 +448,7 @@ impl Differ {
                         self.attribute(&object, &object, label, a, b);
                     }
                 }
-                if old.name != new.name {
-                    self.attribute(
-                        &object,
-                        &object,
-                        "name ",
-                        or_none(old.name.as_deref()),
-                        or_none(new.name.as_deref()),
-                    );
-                }
+                self.renamed(&object, &object, &old.name, &new.name);
             }
             (None, None) => {}
         }
@@ -476,15 +472,7 @@ impl Differ {
                 if old.expression != new.expression {
                     self.attribute(&object, &subject, "", &old.expression, &new.expression);
                 }
-                if old.name != new.name {
-                    self.attribute(
-                        &object,
-                        &subject,
-                        "name ",
-                        or_none(old.name.as_deref()),
-                        or_none(new.name.as_deref()),
-                    );
-                }
+                self.renamed(&object, &subject, &old.name, &new.name);
             }
             _ => {}
         }
