@@ -216,7 +216,11 @@ impl Server {
         let (server, user) = self.who()?;
         match &self.admin {
             AdminPool::Postgres(pool) => {
-                postgres::clone(pool, &server, &user, template, &name).await?
+                let strategy = match self.kind {
+                    Some(Kind::Container(_) | Kind::Local(_)) => postgres::CloneStrategy::FileCopy,
+                    _ => postgres::CloneStrategy::ServerDefault,
+                };
+                postgres::clone(pool, &server, &user, template, &name, strategy).await?
             }
             AdminPool::Mysql(pool) => mysql::clone(pool, &server, &user, template, &name).await?,
             AdminPool::None => sqlite::clone(self.sqlite_dir()?, template, &name).await?,
