@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
 
 from alembic_drill._core import AlembicDrillError
+from alembic_drill._engines import EngineCache, count_connections
 from alembic_drill._loader import find_config
 
 _DATA_STATEMENT = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
@@ -50,8 +51,8 @@ class StepResult:
     error_type: str | None = None
     #: INSERT/UPDATE/DELETE statements the step ran (with parameters), when captured.
     statements: list[tuple[str, Any]] = field(default_factory=list)
-    #: Connections the step opened: the one handed over if env.py used it, and any that
-    #: env.py opened on an engine of its own.
+    #: New database connections the step opened (0 when it reused kept ones: see
+    #: alembic_drill._engines).
     connections_opened: int = 0
     version_table: str = "alembic_version"
     version_table_schema: str | None = None
@@ -112,6 +113,7 @@ class StepRunner:
         self.script = ScriptDirectory.from_config(self.config)
         self.url_env = url_env
         self.env_runs = 0
+        self._engines = EngineCache()
 
     def database_url(self, url: str) -> str:
         """``url`` with the project's driver when the dialects match, so that an env.py
@@ -214,10 +216,10 @@ class StepRunner:
         """Runs captured data statements once more, with the driver that captured them;
         returns the error, if any."""
         url = self.database_url(url)
-        engine = create_engine(url, poolclass=pool.NullPool)
-        if engine.dialect.is_async:
-            engine.dispose()
+        target = make_url(url)
+        if target.get_dialect().is_async:
             return _replay_async(url, statements)
+        engine = self._engines.handed_over(target, _reusable)
         try:
             with engine.begin() as conn:
                 for statement, parameters in statements:
@@ -225,8 +227,16 @@ class StepRunner:
             return None
         except Exception as exc:
             return _describe(exc)
-        finally:
-            engine.dispose()
+
+    def release(self, url: str) -> None:
+        """Closes the connections kept to the database at ``url`` (before it is cloned
+        or dropped)."""
+        target = make_url(url)
+        self._engines.release(lambda kept: _same_database(kept, target))
+
+    def close(self) -> None:
+        """Closes every connection kept across steps."""
+        self._engines.close()
 
     # -- internals -----------------------------------------------------------------------
 
@@ -246,21 +256,22 @@ class StepRunner:
         # The handed-over Connection must be synchronous even for an async project: env.py
         # files run `do_run_migrations(connection)` on it directly. sqlalchemy.url keeps
         # the project's (maybe async) driver for env.py files that build their own engine.
-        engine = create_engine(_sync_url(target), poolclass=pool.NullPool)
-        engine._connection_cls = _ReusableConnection
+        engine = self._engines.handed_over(_sync_url(target), _reusable)
         self.env_runs += 1
         previous = self.config.attributes
-        with _Guard(target, capture) as guard, self._handover(url):
+        with (
+            _Guard(target, capture) as guard,
+            self._handover(url),
+            self._engines.intercept(lambda requested: _same_database(requested, target)),
+            count_connections() as connections,
+        ):
             guard.ours.add(id(engine))
             try:
                 with contextlib.ExitStack() as transaction:
                     # Opened only if env.py looks it up: an env.py that builds its own
                     # engine then costs one connection a step, not two.
-                    opened: list[Connection] = []
-
                     def open_connection() -> Connection:
-                        opened.append(transaction.enter_context(engine.begin()))
-                        return opened[-1]
+                        return transaction.enter_context(engine.begin())
 
                     self.config.__dict__["attributes"] = _HandedOver(previous, open_connection)
                     with EnvironmentContext(
@@ -269,10 +280,9 @@ class StepRunner:
                         _outside_event_loop(self.script.run_env)
             finally:
                 self.config.__dict__["attributes"] = previous
-                engine.dispose()
             if result is not None:
                 result.statements = guard.statements
-                result.connections_opened = len(opened) + guard.foreign_engines
+                result.connections_opened = connections[0]
 
     @contextlib.contextmanager
     def _handover(self, url: str) -> Iterator[None]:
@@ -302,8 +312,6 @@ class _Guard:
         self.statements: list[tuple[str, Any]] = []
         self.ours: set[int] = set()
         self.checked: set[int] = set()
-        #: Engines other than ours that ran statements (env.py's own).
-        self.foreign_engines = 0
 
     def __enter__(self) -> _Guard:
         event.listen(Engine, "before_cursor_execute", self._before)
@@ -324,7 +332,6 @@ class _Guard:
         engine_id = id(conn.engine)
         if engine_id not in self.checked and engine_id not in self.ours:
             self.checked.add(engine_id)
-            self.foreign_engines += 1
             if not _same_database(conn.engine.url, self.target):
                 raise ForeignDatabaseError(
                     f"env.py connected to {conn.engine.url.render_as_string(hide_password=True)}"
@@ -347,6 +354,10 @@ _SYNC_DRIVERS = {
     "mariadb": ("pymysql", "mysqldb", "mysqlconnector"),
     "sqlite": ("pysqlite",),
 }
+
+
+def _reusable(engine: Engine) -> None:
+    engine._connection_cls = _ReusableConnection
 
 
 def _sync_url(url: URL) -> URL:
@@ -513,6 +524,9 @@ class DrillHost:
             return self.runner.compare_models(url), None
         except LookupError as exc:
             return None, str(exc)
+
+    def release(self, url: str) -> None:
+        self.runner.release(url)
 
     def bootstrap(self, url: str) -> None:
         if self._bootstrap:

@@ -77,7 +77,10 @@ class Drill:
             "rows_per_table": 3,
             "bootstrap": bool(self.settings.bootstrap),
         }
-        return _core.run_drill(history, self.server._core, host, options)
+        try:
+            return _core.run_drill(history, self.server._core, host, options)
+        finally:
+            runner.close()
 
     def close(self) -> None:
         """Stops the server this drill started."""

@@ -76,6 +76,11 @@ pub trait Host {
     /// Compares env.py's `target_metadata` with the database.
     fn compare_models(&mut self, url: &str) -> Result<ModelComparison, HostError>;
 
+    /// Closes the connections the host keeps to the database at `url` (engines reused
+    /// across steps): called before that database is cloned or dropped, which PostgreSQL
+    /// refuses while sessions are open.
+    fn release(&mut self, url: &str) -> Result<(), HostError>;
+
     /// Prepares a fresh database (tables made outside migrations).
     fn bootstrap(&mut self, url: &str) -> Result<(), HostError>;
 

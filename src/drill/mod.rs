@@ -5,6 +5,7 @@
 
 mod checks;
 mod host;
+mod inspector;
 mod options;
 mod walk;
 

@@ -13,13 +13,16 @@
 //! database at head (`model-drift`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Instant;
 
 use tokio::sync::Mutex;
 
 use super::checks::{DRILL_CHECKS, STRUCTURAL_CHECKS};
 use super::host::{Direction, Host, HostError, ModelComparison, Progress, StepOutcome};
+use super::inspector::Inspector;
 use super::options::{DrillOptions, UserRows};
 use crate::finding::{Finding, Severity};
 use crate::history::History;
@@ -105,7 +108,23 @@ struct Db {
     url: String,
     /// For SQLAlchemy (the Alembic steps).
     alembic_url: String,
+    /// The walk's connection for inspections, opened on first use.
+    inspector: StdMutex<Option<Inspector>>,
 }
+
+impl Db {
+    fn new(name: String, url: String, alembic_url: String) -> Db {
+        Db {
+            name,
+            url,
+            alembic_url,
+            inspector: StdMutex::new(None),
+        }
+    }
+}
+
+/// An inspection on a database's kept connection.
+type Inspection<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
 
 struct Walk<'a, H: Host> {
     history: &'a History,
@@ -414,7 +433,9 @@ impl<H: Host> Walk<'_, H> {
         self.ran("not-idempotent", rev);
         let ignore = vec![self.version_table.clone()];
         let before = self.fingerprint(db, &ignore)?;
+        let started = Instant::now();
         let error = self.host.replay(&db.alembic_url, capture)?;
+        self.phase("replay", started);
         if let Some(error) = error {
             self.finding(
                 "not-idempotent",
@@ -466,7 +487,10 @@ impl<H: Host> Walk<'_, H> {
             revision: heads.join(","),
             activity: "model-drift".into(),
         });
-        match self.host.compare_models(&main.alembic_url)? {
+        let started = Instant::now();
+        let comparison = self.host.compare_models(&main.alembic_url)?;
+        self.phase("model comparison", started);
+        match comparison {
             ModelComparison::Unavailable(reason) => {
                 self.report.checks.push(CheckRun {
                     check: "model-drift".into(),
@@ -509,46 +533,61 @@ impl<H: Host> Walk<'_, H> {
     // -- databases --------------------------------------------------------------------
 
     fn new_db(&mut self) -> Result<Db, HostError> {
+        let started = Instant::now();
         let server = Arc::clone(&self.server);
         let db = self
             .host
             .wait(async move {
                 let server = server.lock().await;
                 let name = server.create_database(None).await?;
-                Ok::<_, crate::servers::ServerError>(Db {
-                    url: server.database_url(&name),
-                    alembic_url: server.sqlalchemy_url(&name, None),
-                    name,
-                })
+                Ok::<_, crate::servers::ServerError>(Db::new(
+                    name.clone(),
+                    server.database_url(&name),
+                    server.sqlalchemy_url(&name, None),
+                ))
             })?
             .map_err(server_error)?;
+        self.phase("create database", started);
         if self.options.bootstrap {
+            let started = Instant::now();
             self.host.bootstrap(&db.alembic_url)?;
+            self.phase("bootstrap", started);
         }
         Ok(db)
     }
 
     fn clone_db(&mut self, from: &Db) -> Result<Db, HostError> {
+        self.host.release(&from.alembic_url)?;
+        self.close_inspector(from)?;
         let server = Arc::clone(&self.server);
         let template = from.name.clone();
-        self.host
+        let started = Instant::now();
+        let db = self
+            .host
             .wait(async move {
                 let server = server.lock().await;
                 let name = server.clone_database(&template, None).await?;
-                Ok::<_, crate::servers::ServerError>(Db {
-                    url: server.database_url(&name),
-                    alembic_url: server.sqlalchemy_url(&name, None),
-                    name,
-                })
+                Ok::<_, crate::servers::ServerError>(Db::new(
+                    name.clone(),
+                    server.database_url(&name),
+                    server.sqlalchemy_url(&name, None),
+                ))
             })?
-            .map_err(server_error)
+            .map_err(server_error)?;
+        self.phase("clone database", started);
+        Ok(db)
     }
 
     fn drop_db(&mut self, db: Db) -> Result<(), HostError> {
+        self.host.release(&db.alembic_url)?;
+        self.close_inspector(&db)?;
         let server = Arc::clone(&self.server);
+        let started = Instant::now();
         self.host
             .wait(async move { server.lock().await.drop_database(&db.name).await })?
-            .map_err(server_error)
+            .map_err(server_error)?;
+        self.phase("drop database", started);
+        Ok(())
     }
 
     /// Replaces a main database whose state cannot be trusted by a fresh one upgraded
@@ -568,12 +607,48 @@ impl<H: Host> Walk<'_, H> {
         Ok(fresh)
     }
 
-    fn snapshot(&mut self, db: &Db) -> Result<SchemaSnapshot, HostError> {
+    /// Runs `work` on the database's kept connection, opened first if needed. A failed
+    /// inspection drops the connection: the next one starts afresh.
+    fn inspect<T: Send + 'static>(
+        &mut self,
+        db: &Db,
+        work: impl for<'a> FnOnce(&'a mut Inspector) -> Inspection<'a, T> + Send + 'static,
+    ) -> Result<Result<T, String>, HostError> {
+        let kept = db.inspector.lock().expect("not poisoned").take();
         let url = db.url.clone();
+        let (inspector, result) = self.host.wait(async move {
+            let mut inspector = match kept {
+                Some(inspector) => inspector,
+                None => match Inspector::open(&url).await {
+                    Ok(inspector) => inspector,
+                    Err(error) => return (None, Err(error)),
+                },
+            };
+            let result = work(&mut inspector).await;
+            (result.is_ok().then_some(inspector), result)
+        })?;
+        *db.inspector.lock().expect("not poisoned") = inspector;
+        Ok(result)
+    }
+
+    fn close_inspector(&mut self, db: &Db) -> Result<(), HostError> {
+        let kept = db.inspector.lock().expect("not poisoned").take();
+        if let Some(inspector) = kept {
+            self.host.wait(inspector.close())?;
+        }
+        Ok(())
+    }
+
+    fn snapshot(&mut self, db: &Db) -> Result<SchemaSnapshot, HostError> {
         let ignore = self.version_table.clone();
-        self.host
-            .wait(async move { schema::snapshot_url(&url, &[ignore.as_str()]).await })?
-            .map_err(|e| HostError(format!("cannot read the schema of {}: {e}", db.name)))
+        let started = Instant::now();
+        let snapshot = self
+            .inspect(db, move |inspector| {
+                Box::pin(async move { inspector.snapshot(&[ignore.as_str()]).await })
+            })?
+            .map_err(|e| HostError(format!("cannot read the schema of {}: {e}", db.name)))?;
+        self.phase("snapshot", started);
+        Ok(snapshot)
     }
 
     fn fingerprint(
@@ -581,14 +656,18 @@ impl<H: Host> Walk<'_, H> {
         db: &Db,
         ignore: &[String],
     ) -> Result<BTreeMap<String, schema::TableFingerprint>, HostError> {
-        let url = db.url.clone();
         let ignore = ignore.to_vec();
-        self.host
-            .wait(async move {
-                let ignore: Vec<&str> = ignore.iter().map(String::as_str).collect();
-                schema::fingerprint_url(&url, &ignore).await
+        let started = Instant::now();
+        let fingerprints = self
+            .inspect(db, move |inspector| {
+                Box::pin(async move {
+                    let ignore: Vec<&str> = ignore.iter().map(String::as_str).collect();
+                    inspector.fingerprint(&ignore).await
+                })
             })?
-            .map_err(|e| HostError(format!("cannot fingerprint {}: {e}", db.name)))
+            .map_err(|e| HostError(format!("cannot fingerprint {}: {e}", db.name)))?;
+        self.phase("fingerprint", started);
+        Ok(fingerprints)
     }
 
     fn seed(
@@ -597,13 +676,15 @@ impl<H: Host> Walk<'_, H> {
         snapshot: &SchemaSnapshot,
         user_rows: UserRows,
     ) -> Result<(), HostError> {
-        let url = db.url.clone();
         let snapshot = snapshot.clone();
         let rows = self.options.rows_per_table;
-        self.host
-            .wait(async move { crate::seed::seed_url(&url, &snapshot, rows, &user_rows).await })?
-            .map(drop)
-            .map_err(|e| HostError(format!("cannot seed {}: {e}", db.name)))
+        let started = Instant::now();
+        self.inspect(db, move |inspector| {
+            Box::pin(async move { inspector.seed(&snapshot, rows, &user_rows).await })
+        })?
+        .map_err(|e| HostError(format!("cannot seed {}: {e}", db.name)))?;
+        self.phase("seed", started);
+        Ok(())
     }
 
     fn step(
@@ -620,6 +701,10 @@ impl<H: Host> Walk<'_, H> {
         if !outcome.version_table.is_empty() {
             self.version_table = outcome.version_table.clone();
         }
+        self.report.add_phase(
+            &format!("{} ({purpose})", direction.as_str()),
+            outcome.seconds,
+        );
         self.report.steps.push(StepTiming {
             direction: direction.as_str().to_owned(),
             revision: revision.to_owned(),
@@ -632,6 +717,11 @@ impl<H: Host> Walk<'_, H> {
     }
 
     // -- bookkeeping ------------------------------------------------------------------
+
+    fn phase(&mut self, phase: &str, started: Instant) {
+        self.report
+            .add_phase(phase, started.elapsed().as_secs_f64());
+    }
 
     fn below_oldest_downgrade(&self, rev: &str) -> bool {
         let Some(oldest) = self.options.oldest_downgrade.as_deref() else {

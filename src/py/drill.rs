@@ -114,6 +114,11 @@ impl Host for PyHost<'_> {
         result.map_err(|e| self.fail(e))
     }
 
+    fn release(&mut self, url: &str) -> Result<(), HostError> {
+        let result = self.host.call_method1("release", (url,)).map(drop);
+        result.map_err(|e| self.fail(e))
+    }
+
     fn bootstrap(&mut self, url: &str) -> Result<(), HostError> {
         let result = self.host.call_method1("bootstrap", (url,)).map(drop);
         result.map_err(|e| self.fail(e))

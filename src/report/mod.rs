@@ -3,6 +3,8 @@
 
 mod junit;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::finding::{Finding, Severity, sort_findings};
@@ -22,6 +24,14 @@ pub struct StepTiming {
     pub ok: bool,
     /// Connections the step opened: 1 when env.py used the one handed over.
     pub connections: u32,
+}
+
+/// Where a run's time went: one activity (`snapshot`, `seed`, `clone`, `step`, ...)
+/// summed over the whole walk.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseTiming {
+    pub count: u32,
+    pub seconds: f64,
 }
 
 /// A check that ran for a revision (or for the whole history when `revision` is None),
@@ -46,6 +56,8 @@ pub struct DrillReport {
     pub findings: Vec<Finding>,
     pub checks: Vec<CheckRun>,
     pub steps: Vec<StepTiming>,
+    /// Time by activity, to show where a slow run spends it.
+    pub phases: BTreeMap<String, PhaseTiming>,
     pub seconds: f64,
 }
 
@@ -54,6 +66,13 @@ impl DrillReport {
     pub fn finish(&mut self) {
         sort_findings(&mut self.findings);
         self.summary = Summary::of(&self.findings);
+    }
+
+    /// Adds `seconds` spent in `phase`.
+    pub fn add_phase(&mut self, phase: &str, seconds: f64) {
+        let entry = self.phases.entry(phase.to_owned()).or_default();
+        entry.count += 1;
+        entry.seconds += seconds;
     }
 
     pub fn ok(&self) -> bool {

@@ -27,3 +27,4 @@ pub use snapshot::{
     Sequence, Table, UniqueConstraint, snapshot_mysql, snapshot_postgres, snapshot_sqlite,
     snapshot_url,
 };
+pub(crate) use snapshot::{Scheme, connect, current_mysql_database, current_pg_schema};

@@ -253,7 +253,7 @@ pub async fn seed_url(
 }
 
 /// The URL as sqlx wants it: without SQLAlchemy's `+driver` suffix, `mariadb:` as `mysql:`.
-fn sqlx_url(url: &str) -> String {
+pub(crate) fn sqlx_url(url: &str) -> String {
     let stripped = match (url.find('+'), url.find(':')) {
         (Some(plus), Some(colon)) if plus < colon => format!("{}{}", &url[..plus], &url[colon..]),
         _ => url.to_owned(),

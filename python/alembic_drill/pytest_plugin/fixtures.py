@@ -97,3 +97,4 @@ def drill_runner(drill_db: Database, pytestconfig: pytest.Config) -> Iterator[Mi
     runner = MigrationRunner(drill_db, session.runner, session.history)
     yield runner
     runner.close()
+    session.runner.release(drill_db.url)

@@ -87,6 +87,8 @@ class DrillSession:
             else:
                 template = server.create_database(name)
                 self.runner.migrate(template.url, "upgrade", revision)
+                # Clones need the template without sessions.
+                self.runner.release(template.url)
             server.keep_database(template)
             self._templates[revision] = template
         return self._templates[revision]
@@ -116,6 +118,8 @@ class DrillSession:
         return self._report
 
     def close(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
         if self._server is not None:
             self._server.stop()
             self._server = None
