@@ -150,6 +150,36 @@ def test_data_dependent_failure(project: Project, server: Server) -> None:
     assert "rows" in report.findings[0].message
 
 
+@pytest.mark.parametrize("backfilled", [False, True], ids=["not-backfilled", "backfilled"])
+def test_rows_age_with_the_history(project: Project, server: Server, backfilled: bool) -> None:
+    """A column added as nullable holds NULL on the rows already there, as in production:
+    making it NOT NULL two revisions later fails unless a backfill comes first. Rows
+    seeded afresh for each revision would give it values and hide the failure."""
+    drill_project(project)
+    project.add("aaa111", None, upgrade=TABLE, downgrade=DROP)
+    nickname = 'sa.Column("nickname", sa.String(50), nullable=True)'
+    project.add(
+        "bbb222",
+        "aaa111",
+        upgrade=f'with op.batch_alter_table("aaa111") as b:\n    b.add_column({nickname})',
+        downgrade='with op.batch_alter_table("aaa111") as b:\n    b.drop_column("nickname")',
+    )
+    backfill = "op.execute(\"UPDATE aaa111 SET nickname = 'n' WHERE nickname IS NULL\")\n"
+    project.add(
+        "ccc333",
+        "bbb222",
+        upgrade=(backfill if backfilled else "") + 'with op.batch_alter_table("aaa111") as b:\n'
+        '    b.alter_column("nickname", existing_type=sa.String(50), nullable=False)',
+        downgrade='with op.batch_alter_table("aaa111") as b:\n'
+        '    b.alter_column("nickname", existing_type=sa.String(50), nullable=True)',
+    )
+    report = drill(project, server)
+    if backfilled:
+        assert report.findings == [], [f.message for f in report.findings]
+    else:
+        assert checks_found(report) == [("data-dependent-failure", "ccc333")]
+
+
 def test_not_idempotent(project: Project, server: Server) -> None:
     drill_project(project)
     project.add("aaa111", None, upgrade=TABLE, downgrade=DROP)

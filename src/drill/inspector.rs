@@ -85,14 +85,15 @@ impl Inspector {
     }
 
     /// Plans `rows_per_table` rows per table of `snapshot` after the user's, and inserts
-    /// them in one transaction.
+    /// them in one transaction, except into the `existing` tables (seeded before).
     pub(crate) async fn seed(
         &mut self,
         snapshot: &SchemaSnapshot,
         rows_per_table: usize,
         user_rows: &UserRows,
+        existing: Vec<String>,
     ) -> Result<seed::SeedReport, String> {
-        let plan = seed::plan(snapshot, rows_per_table, user_rows);
+        let plan = seed::plan(snapshot, rows_per_table, user_rows).keep_existing(existing);
         match self {
             Inspector::Postgres { conn, .. } => seed::seed_postgres(conn, snapshot, &plan).await,
             Inspector::Mysql { conn, .. } => seed::seed_mysql(conn, snapshot, &plan).await,

@@ -1,12 +1,22 @@
 //! The walk: base to heads, one revision at a time, every check fed by the same pass.
 //!
 //! For each revision N, on the main database (at N's parents):
-//! 1. snapshot the schema; where data checks run, clone the database and seed the clone;
+//! 1. snapshot the schema; where data checks run, seed the tables of the seeded database
+//!    that have no rows yet;
 //! 2. upgrade N (`upgrade-failed`);
 //! 3. downgrade N (`downgrade-failed`), snapshot and compare with 1
 //!    (`downgrade-leaves-trace`), upgrade N again (`roundtrip-failed`);
-//! 4. on the seeded clone: upgrade N (`data-dependent-failure`), then replay the data
+//! 4. on the seeded database: upgrade N (`data-dependent-failure`), then replay the data
 //!    statements it ran and compare table fingerprints (`not-idempotent`).
+//!
+//! The seeded database walks forward beside the main one, so its rows age with the history
+//! as production's do: a table is seeded once, when it first exists, and later revisions
+//! meet the rows as earlier ones left them (a column added as nullable stays NULL until a
+//! revision fills it). It starts as a clone of the main database with every table seeded,
+//! and starts again so whenever it cannot be trusted (its upgrade failed, a replay changed
+//! its data, a revision was skipped) or the user gives rows for the revision. Each revision
+//! then costs the same whatever the number of revisions before it, except the schema
+//! snapshots and fingerprints, which read every table.
 //!
 //! Each revision's downgrade thus runs from exactly the schema a head-to-base walk would
 //! give it, without a second pass. At the end, the models are compared with the
@@ -93,6 +103,7 @@ pub fn run_drill<H: Host>(
             version_table: "alembic_version".to_owned(),
             not_reached: BTreeMap::new(),
             applied: Vec::new(),
+            seeded: None,
         };
         walk.run()?;
     }
@@ -123,6 +134,13 @@ impl Db {
     }
 }
 
+/// The database for the data checks, walking forward beside the main one.
+struct Seeded {
+    db: Db,
+    /// Tables already given rows.
+    tables: BTreeSet<String>,
+}
+
 /// An inspection on a database's kept connection.
 type Inspection<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
 
@@ -138,6 +156,9 @@ struct Walk<'a, H: Host> {
     not_reached: BTreeMap<String, String>,
     /// Revisions applied to the main database, in order (to rebuild it).
     applied: Vec<String>,
+    /// The seeded database, at the same revisions as the main one (None: made afresh when
+    /// next needed).
+    seeded: Option<Seeded>,
 }
 
 impl<H: Host> Walk<'_, H> {
@@ -168,6 +189,7 @@ impl<H: Host> Walk<'_, H> {
         if self.options.enabled("model-drift") {
             self.model_drift(&main)?;
         }
+        self.discard_seeded()?;
         self.drop_db(main)
     }
 
@@ -215,11 +237,10 @@ impl<H: Host> Walk<'_, H> {
                 activity: "seeding".into(),
                 ..progress.clone()
             });
-            let copy = self.clone_db(&main)?;
-            let user_rows = self.options.seeds.get(rev).cloned().unwrap_or_default();
-            self.seed(&copy, &before, user_rows)?;
-            Some(copy)
+            Some(self.seeded_db(&main, &before, rev)?)
         } else {
+            // Not upgraded this revision: it would fall behind the main database.
+            self.discard_seeded()?;
             None
         };
 
@@ -243,8 +264,8 @@ impl<H: Host> Walk<'_, H> {
                 ),
             );
             self.not_reached.insert(rev.to_owned(), String::new());
-            if let Some(copy) = seeded {
-                self.drop_db(copy)?;
+            if let Some(seeded) = seeded {
+                self.drop_db(seeded.db)?;
             }
             return Ok(main);
         }
@@ -262,13 +283,16 @@ impl<H: Host> Walk<'_, H> {
 
         let main = self.reversibility(main, meta, &before, &progress)?;
 
-        if let Some(copy) = seeded {
+        if let Some(seeded) = seeded {
             self.host.progress(Progress {
                 activity: "seeded upgrade".into(),
                 ..progress.clone()
             });
-            self.data_checks(&copy, meta)?;
-            self.drop_db(copy)?;
+            if self.data_checks(&seeded.db, meta)? {
+                self.seeded = Some(seeded);
+            } else {
+                self.drop_db(seeded.db)?;
+            }
         } else {
             self.skip(
                 "data-dependent-failure",
@@ -398,9 +422,10 @@ impl<H: Host> Walk<'_, H> {
         Ok(main)
     }
 
-    /// On a clone at the revision's parents whose tables hold rows: the upgrade must run,
-    /// and its data statements must change nothing when run again.
-    fn data_checks(&mut self, seeded: &Db, meta: &RevisionMeta) -> Result<(), HostError> {
+    /// On the seeded database, at the revision's parents: the upgrade must run, and its
+    /// data statements must change nothing when run again. Returns whether the database
+    /// is still fit to walk on (upgraded, data as the upgrade left it).
+    fn data_checks(&mut self, seeded: &Db, meta: &RevisionMeta) -> Result<bool, HostError> {
         let rev = meta.id.as_str();
         let capture = self.options.enabled("not-idempotent");
         let up = self.step(seeded, Direction::Upgrade, rev, "seeded", capture)?;
@@ -415,20 +440,27 @@ impl<H: Host> Walk<'_, H> {
                 ));
             }
         }
+        let mut fit = up.ok;
         if self.options.enabled("not-idempotent") {
             match (up.ok, up.capture) {
-                (true, Some(capture)) => self.idempotency(seeded, meta, capture)?,
+                (true, Some(capture)) => fit = self.idempotency(seeded, meta, capture)?,
                 (true, None) => self.ran("not-idempotent", rev),
                 (false, _) => {
                     self.skip("not-idempotent", rev, "the upgrade failed on seeded tables")
                 }
             }
         }
-        Ok(())
+        Ok(fit)
     }
 
-    /// Replays a step's data statements and compares the table contents before and after.
-    fn idempotency(&mut self, db: &Db, meta: &RevisionMeta, capture: u64) -> Result<(), HostError> {
+    /// Replays a step's data statements and compares the table contents before and after;
+    /// returns whether the data came out unchanged.
+    fn idempotency(
+        &mut self,
+        db: &Db,
+        meta: &RevisionMeta,
+        capture: u64,
+    ) -> Result<bool, HostError> {
         let rev = meta.id.as_str();
         self.ran("not-idempotent", rev);
         let ignore = vec![self.version_table.clone()];
@@ -447,7 +479,7 @@ impl<H: Host> Walk<'_, H> {
                  a data migration that is retried (or partly applied) must not break"
                 ),
             );
-            return Ok(());
+            return Ok(false);
         }
         let after = self.fingerprint(db, &ignore)?;
         let changes = schema::compare(&before, &after);
@@ -460,7 +492,7 @@ impl<H: Host> Walk<'_, H> {
                 lines.join("\n")
             ));
         }
-        Ok(())
+        Ok(changes.is_empty())
     }
 
     fn model_drift(&mut self, main: &Db) -> Result<(), HostError> {
@@ -578,6 +610,42 @@ impl<H: Host> Walk<'_, H> {
         Ok(db)
     }
 
+    /// The seeded database at the revision's parents, every table holding rows: the one
+    /// walking forward with its new tables seeded, or a clone of the main database seeded
+    /// afresh (also when the user gives rows for this revision, which go in first).
+    fn seeded_db(
+        &mut self,
+        main: &Db,
+        before: &SchemaSnapshot,
+        rev: &str,
+    ) -> Result<Seeded, HostError> {
+        let user_rows = self.options.seeds.get(rev).cloned().unwrap_or_default();
+        if user_rows.is_empty()
+            && let Some(mut seeded) = self.seeded.take()
+        {
+            if before.tables.keys().any(|t| !seeded.tables.contains(t)) {
+                let existing = seeded.tables.iter().cloned().collect();
+                self.seed(&seeded.db, before, UserRows::new(), existing)?;
+                seeded.tables.extend(before.tables.keys().cloned());
+            }
+            return Ok(seeded);
+        }
+        self.discard_seeded()?;
+        let db = self.clone_db(main)?;
+        self.seed(&db, before, user_rows, Vec::new())?;
+        Ok(Seeded {
+            db,
+            tables: before.tables.keys().cloned().collect(),
+        })
+    }
+
+    fn discard_seeded(&mut self) -> Result<(), HostError> {
+        match self.seeded.take() {
+            Some(seeded) => self.drop_db(seeded.db),
+            None => Ok(()),
+        }
+    }
+
     fn drop_db(&mut self, db: Db) -> Result<(), HostError> {
         self.host.release(&db.alembic_url)?;
         self.close_inspector(&db)?;
@@ -670,20 +738,27 @@ impl<H: Host> Walk<'_, H> {
         Ok(fingerprints)
     }
 
+    /// Seeds every table of `snapshot` but the `existing` ones (which already hold rows).
     fn seed(
         &mut self,
         db: &Db,
         snapshot: &SchemaSnapshot,
         user_rows: UserRows,
+        existing: Vec<String>,
     ) -> Result<(), HostError> {
         let snapshot = snapshot.clone();
         let rows = self.options.rows_per_table;
         let started = Instant::now();
+        let phase = if existing.is_empty() {
+            "seed (every table)"
+        } else {
+            "seed (new tables)"
+        };
         self.inspect(db, move |inspector| {
-            Box::pin(async move { inspector.seed(&snapshot, rows, &user_rows).await })
+            Box::pin(async move { inspector.seed(&snapshot, rows, &user_rows, existing).await })
         })?
         .map_err(|e| HostError(format!("cannot seed {}: {e}", db.name)))?;
-        self.phase("seed", started);
+        self.phase(phase, started);
         Ok(())
     }
 

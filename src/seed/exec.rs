@@ -63,6 +63,15 @@ trait Backend {
         set: &[(&str, Value)],
         key: &[(&str, Value)],
     ) -> Result<u64, Failure>;
+
+    /// Up to `limit` rows of a table that already holds rows, `columns` only, as values
+    /// to bind again (references to them).
+    async fn select(
+        &mut self,
+        table: &str,
+        columns: &[String],
+        limit: usize,
+    ) -> Result<Vec<Row>, Failure>;
 }
 
 /// Inserts a plan into PostgreSQL: one transaction, `SET CONSTRAINTS ALL IMMEDIATE` (so a
@@ -283,6 +292,23 @@ async fn run<B: Backend>(
     let mut report = SeedReport::default();
     for table_plan in &plan.tables {
         let table = table_plan.table.as_str();
+        if plan.existing.contains(table) {
+            let columns = plan.referred_columns(table);
+            let rows = if columns.is_empty() {
+                Vec::new()
+            } else {
+                match backend.select(table, &columns, table_plan.rows.len()).await {
+                    Ok(rows) => rows,
+                    Err(Failure::Row(_)) => Vec::new(),
+                    Err(Failure::Fatal(source)) => return Err(fatal(table, B::ENGINE, source)),
+                }
+            };
+            let mut known: Vec<Option<Row>> = rows.into_iter().map(Some).collect();
+            known.resize(table_plan.rows.len().max(known.len()), None);
+            state.known.insert(table.to_owned(), known);
+            state.done.insert(table.to_owned());
+            continue;
+        }
         state
             .known
             .insert(table.to_owned(), vec![None; table_plan.rows.len()]);
@@ -345,7 +371,11 @@ async fn run<B: Backend>(
         state.done.insert(table.to_owned());
     }
 
-    for link in &plan.links {
+    for link in plan
+        .links
+        .iter()
+        .filter(|l| !plan.existing.contains(&l.table))
+    {
         let Some(Some(child)) = state.known.get(&link.table).and_then(|r| r.get(link.row)) else {
             continue; // the row itself was skipped
         };
@@ -661,6 +691,34 @@ impl Backend for Pg<'_> {
         let (_, changed) = self.guarded(sql, binds, false).await?;
         Ok(changed)
     }
+
+    async fn select(
+        &mut self,
+        table: &str,
+        columns: &[String],
+        limit: usize,
+    ) -> Result<Vec<Row>, Failure> {
+        let list: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{}::text", quote_double(c)))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM {} LIMIT {limit}",
+            list.join(", "),
+            quote_double(table)
+        );
+        let (fetched, _) = self.guarded(sql, Vec::new(), true).await?;
+        let mut out = Vec::with_capacity(fetched.len());
+        for pg_row in fetched {
+            let mut row = Row::new();
+            for (i, column) in columns.iter().enumerate() {
+                let value: Option<String> = pg_row.try_get(i).map_err(Failure::from)?;
+                row.insert(column.clone(), value.map_or(Value::Null, Value::Text));
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -807,6 +865,37 @@ impl Backend for My<'_> {
         }
         Ok(query.execute(&mut *self.conn).await?.rows_affected())
     }
+
+    async fn select(
+        &mut self,
+        table: &str,
+        columns: &[String],
+        limit: usize,
+    ) -> Result<Vec<Row>, Failure> {
+        let list: Vec<String> = columns
+            .iter()
+            .map(|c| format!("CAST({} AS CHAR)", quote_backtick(c)))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM {} LIMIT {limit}",
+            list.join(", "),
+            quote_backtick(table)
+        );
+        let fetched = sqlx::query(AssertSqlSafe(sql))
+            .persistent(false)
+            .fetch_all(&mut *self.conn)
+            .await?;
+        let mut out = Vec::with_capacity(fetched.len());
+        for my_row in &fetched {
+            let mut row = Row::new();
+            for (i, column) in columns.iter().enumerate() {
+                let value: Option<String> = my_row.try_get(i)?;
+                row.insert(column.clone(), value.map_or(Value::Null, Value::Text));
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -917,5 +1006,31 @@ impl Backend for Lite<'_> {
             query = lite_bind(query, value);
         }
         Ok(query.execute(&mut *self.conn).await?.rows_affected())
+    }
+
+    async fn select(
+        &mut self,
+        table: &str,
+        columns: &[String],
+        limit: usize,
+    ) -> Result<Vec<Row>, Failure> {
+        let list: Vec<String> = columns.iter().map(|c| quote_double(c)).collect();
+        let sql = format!(
+            "SELECT {} FROM {} LIMIT {limit}",
+            list.join(", "),
+            quote_double(table)
+        );
+        let fetched = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&mut *self.conn)
+            .await?;
+        let mut out = Vec::with_capacity(fetched.len());
+        for lite_row in &fetched {
+            let mut row = Row::new();
+            for (i, column) in columns.iter().enumerate() {
+                row.insert(column.clone(), lite_value(lite_row, i)?);
+            }
+            out.push(row);
+        }
+        Ok(out)
     }
 }

@@ -39,7 +39,7 @@ mod values;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::ser::SerializeMap;
@@ -67,6 +67,43 @@ pub struct SeedPlan {
     /// Foreign keys left NULL to break a cycle of foreign keys, set by an UPDATE once every
     /// table is seeded.
     pub links: Vec<Link>,
+    /// Tables that already hold rows (seeded at an earlier revision): their planned rows
+    /// are not inserted, and references to them use rows read from the table.
+    pub existing: BTreeSet<String>,
+}
+
+impl SeedPlan {
+    /// The plan with `tables` marked as already holding rows: only the other tables are
+    /// seeded, their foreign keys pointing at the rows already there.
+    pub fn keep_existing(mut self, tables: impl IntoIterator<Item = String>) -> SeedPlan {
+        self.existing.extend(tables);
+        self
+    }
+
+    /// Columns of `table` that rows to insert refer to (foreign keys and links).
+    fn referred_columns(&self, table: &str) -> Vec<String> {
+        let mut columns = BTreeSet::new();
+        for plan in self
+            .tables
+            .iter()
+            .filter(|t| !self.existing.contains(&t.table))
+        {
+            let rows = plan.rows.iter().chain(plan.retry_rows.iter().flatten());
+            for value in rows.flat_map(|r| r.values()) {
+                if let Value::Ref(r) = value
+                    && r.table == table
+                {
+                    columns.insert(r.column.clone());
+                }
+            }
+        }
+        for link in &self.links {
+            if link.parent_table == table && !self.existing.contains(&link.table) {
+                columns.extend(link.parent_columns.iter().cloned());
+            }
+        }
+        columns.into_iter().collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -86,7 +86,11 @@ pub fn plan(snapshot: &SchemaSnapshot, rows_per_table: usize, user_rows: &UserRo
             .collect();
         table_plan.returning = returning;
     }
-    SeedPlan { tables, links }
+    SeedPlan {
+        tables,
+        links,
+        existing: BTreeSet::new(),
+    }
 }
 
 /// Table -> its columns some foreign key (of a table in the snapshot) points at.

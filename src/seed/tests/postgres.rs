@@ -232,3 +232,50 @@ async fn fifty_tables_are_quick() {
     let median = report_timing("postgres", &mut times);
     assert!(median.as_millis() < 2_000, "{median:?}");
 }
+
+/// Rows age with the history: a table created later is seeded on its own, its NOT NULL
+/// foreign keys pointing at the rows its parent was given earlier (generated keys read
+/// back from the table), and the parent is left as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn new_tables_are_seeded_on_top_of_existing_rows() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let mut conn = db.pg().await;
+    exec(
+        &mut conn,
+        "CREATE TABLE parents (id serial PRIMARY KEY, name text NOT NULL)",
+    )
+    .await;
+    let snap = snapshot_postgres(&mut conn, "public", DEFAULT_IGNORE)
+        .await
+        .unwrap();
+    let first = seed_postgres(&mut conn, &snap, &plan(&snap, 3, &no_user_rows()))
+        .await
+        .unwrap();
+    assert_eq!(first.inserted["parents"], 3);
+    // Gaps in the generated keys: the child must use the keys that exist.
+    exec(&mut conn, "DELETE FROM parents WHERE id = 1").await;
+    exec(
+        &mut conn,
+        "CREATE TABLE children (id serial PRIMARY KEY,
+            parent_id integer NOT NULL REFERENCES parents(id), label text NOT NULL UNIQUE)",
+    )
+    .await;
+    let snap = snapshot_postgres(&mut conn, "public", DEFAULT_IGNORE)
+        .await
+        .unwrap();
+    let more = plan(&snap, 3, &no_user_rows()).keep_existing(["parents".to_owned()]);
+    let second = seed_postgres(&mut conn, &snap, &more).await.unwrap();
+    assert_eq!(second.inserted.get("parents"), None);
+    assert_eq!(second.inserted["children"], 3, "{second}");
+    assert_eq!(scalar(&mut conn, "SELECT count(*) FROM parents").await, 2);
+    assert_eq!(
+        scalar(
+            &mut conn,
+            "SELECT count(*) FROM children c JOIN parents p ON p.id = c.parent_id"
+        )
+        .await,
+        3
+    );
+}

@@ -269,3 +269,37 @@ async fn fifty_tables_are_quick() {
     let median = report_timing("sqlite", &mut times);
     assert!(median.as_millis() < 1_000, "{median:?}");
 }
+
+/// As on PostgreSQL: a later table is seeded alone, referring to the rows already there.
+#[tokio::test(flavor = "multi_thread")]
+async fn new_tables_are_seeded_on_top_of_existing_rows() {
+    let mut conn = memory_sqlite().await;
+    exec(
+        &mut conn,
+        "CREATE TABLE parents (id INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+    )
+    .await;
+    let snap = snapshot_sqlite(&mut conn, DEFAULT_IGNORE).await.unwrap();
+    seed_sqlite(&mut conn, &snap, &plan(&snap, 3, &no_user_rows()))
+        .await
+        .unwrap();
+    exec(
+        &mut conn,
+        "CREATE TABLE children (id INTEGER PRIMARY KEY,
+            parent_id INTEGER NOT NULL REFERENCES parents(id), label TEXT NOT NULL UNIQUE)",
+    )
+    .await;
+    let snap = snapshot_sqlite(&mut conn, DEFAULT_IGNORE).await.unwrap();
+    let more = plan(&snap, 3, &no_user_rows()).keep_existing(["parents".to_owned()]);
+    let report = seed_sqlite(&mut conn, &snap, &more).await.unwrap();
+    assert_eq!(report.inserted["children"], 3, "{report}");
+    assert_eq!(scalar(&mut conn, "SELECT count(*) FROM parents").await, 3);
+    assert_eq!(
+        scalar(
+            &mut conn,
+            "SELECT count(*) FROM children c JOIN parents p ON p.id = c.parent_id"
+        )
+        .await,
+        3
+    );
+}
