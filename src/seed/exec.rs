@@ -516,6 +516,37 @@ fn fatal(table: &str, engine: &'static str, source: sqlx::Error) -> SeedError {
     }
 }
 
+/// `SELECT <columns> FROM <table> LIMIT <limit>`, each quoted column spelled by `spell`.
+fn select_sql(
+    table: &str,
+    columns: &[String],
+    limit: usize,
+    quote: fn(&str) -> String,
+    spell: impl Fn(String) -> String,
+) -> String {
+    let list: Vec<String> = columns.iter().map(|c| spell(quote(c))).collect();
+    format!(
+        "SELECT {} FROM {} LIMIT {limit}",
+        list.join(", "),
+        quote(table)
+    )
+}
+
+/// A row read as text (every column cast to text in the query), NULL kept.
+fn text_row<R>(row: &R, columns: &[String]) -> Result<Row, sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut out = Row::new();
+    for (i, column) in columns.iter().enumerate() {
+        let value: Option<String> = row.try_get(i)?;
+        out.insert(column.clone(), value.map_or(Value::Null, Value::Text));
+    }
+    Ok(out)
+}
+
 fn quote_double(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
@@ -698,26 +729,14 @@ impl Backend for Pg<'_> {
         columns: &[String],
         limit: usize,
     ) -> Result<Vec<Row>, Failure> {
-        let list: Vec<String> = columns
-            .iter()
-            .map(|c| format!("{}::text", quote_double(c)))
-            .collect();
-        let sql = format!(
-            "SELECT {} FROM {} LIMIT {limit}",
-            list.join(", "),
-            quote_double(table)
-        );
+        let sql = select_sql(table, columns, limit, quote_double, |c| {
+            format!("{c}::text")
+        });
         let (fetched, _) = self.guarded(sql, Vec::new(), true).await?;
-        let mut out = Vec::with_capacity(fetched.len());
-        for pg_row in fetched {
-            let mut row = Row::new();
-            for (i, column) in columns.iter().enumerate() {
-                let value: Option<String> = pg_row.try_get(i).map_err(Failure::from)?;
-                row.insert(column.clone(), value.map_or(Value::Null, Value::Text));
-            }
-            out.push(row);
-        }
-        Ok(out)
+        Ok(fetched
+            .iter()
+            .map(|r| text_row(r, columns))
+            .collect::<Result<_, _>>()?)
     }
 }
 
@@ -872,29 +891,17 @@ impl Backend for My<'_> {
         columns: &[String],
         limit: usize,
     ) -> Result<Vec<Row>, Failure> {
-        let list: Vec<String> = columns
-            .iter()
-            .map(|c| format!("CAST({} AS CHAR)", quote_backtick(c)))
-            .collect();
-        let sql = format!(
-            "SELECT {} FROM {} LIMIT {limit}",
-            list.join(", "),
-            quote_backtick(table)
-        );
+        let sql = select_sql(table, columns, limit, quote_backtick, |c| {
+            format!("CAST({c} AS CHAR)")
+        });
         let fetched = sqlx::query(AssertSqlSafe(sql))
             .persistent(false)
             .fetch_all(&mut *self.conn)
             .await?;
-        let mut out = Vec::with_capacity(fetched.len());
-        for my_row in &fetched {
-            let mut row = Row::new();
-            for (i, column) in columns.iter().enumerate() {
-                let value: Option<String> = my_row.try_get(i)?;
-                row.insert(column.clone(), value.map_or(Value::Null, Value::Text));
-            }
-            out.push(row);
-        }
-        Ok(out)
+        Ok(fetched
+            .iter()
+            .map(|r| text_row(r, columns))
+            .collect::<Result<_, _>>()?)
     }
 }
 
@@ -1014,12 +1021,7 @@ impl Backend for Lite<'_> {
         columns: &[String],
         limit: usize,
     ) -> Result<Vec<Row>, Failure> {
-        let list: Vec<String> = columns.iter().map(|c| quote_double(c)).collect();
-        let sql = format!(
-            "SELECT {} FROM {} LIMIT {limit}",
-            list.join(", "),
-            quote_double(table)
-        );
+        let sql = select_sql(table, columns, limit, quote_double, |c| c);
         let fetched = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&mut *self.conn)
             .await?;
