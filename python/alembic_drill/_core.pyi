@@ -201,7 +201,8 @@ class DrillReport:
     @property
     def summary(self) -> dict[str, int]: ...
     def to_dict(self) -> dict[str, Any]:
-        """Everything: findings, checks run (with skips), steps with timings, database."""
+        """Everything: findings, checks run (with skips), steps with timings, time by
+        activity (``phases``), database."""
     def to_json(self, indent: int | None = None) -> str: ...
     def to_junit(self) -> str:
         """JUnit XML: one suite per check, one case per revision."""
