@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test test-rust test-python lint fmt bench clean
+.PHONY: help dev test test-rust test-python lint fmt bench bench-peers clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ bench: dev ## benchmarks: lint vs Alembic, servers (ready/create/clone), check v
 	$(PY) bench/servers.py
 	$(PY) bench/check_vs_floor.py
 	$(PY) bench/fixture_cost.py
+
+bench-peers: dev ## alembic-drill check against its peers (pytest-alembic, pytest-mrt, a hand-written suite, the floor): bench/results/peers.{md,png}
+	$(PY) bench/peers.py --engines postgresql
 
 clean: ## remove build outputs and the virtual environment
 	rm -rf target $(VENV) python/alembic_drill/*.so
