@@ -268,8 +268,8 @@ class StepRunner:
             guard.ours.add(id(engine))
             try:
                 with contextlib.ExitStack() as transaction:
-                    # Opened only if env.py looks it up: an env.py that builds its own
-                    # engine then costs one connection a step, not two.
+                    # Checked out only if env.py looks it up: an env.py that builds its
+                    # own engine then holds one connection, not two.
                     def open_connection() -> Connection:
                         return transaction.enter_context(engine.begin())
 
