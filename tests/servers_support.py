@@ -7,12 +7,16 @@ so that a missing image or package fails instead of silently skipping.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 
 import pytest
+
+from alembic_drill import Server
 
 PG_IMAGE = os.environ.get("ALEMBIC_DRILL_PG_IMAGE", "local/postgres:15")
 MARIADB_IMAGE = os.environ.get("ALEMBIC_DRILL_MARIADB_IMAGE", "local/mariadb:10.11")
@@ -66,3 +70,17 @@ def docker_containers(label: str = "dev.alembic-drill.managed=true") -> list[str
         check=True,
     )
     return out.stdout.split()
+
+
+#: The engines every drill check is proven on: embedded, and local servers of each kind.
+DRILL_ENGINES = ["sqlite", "local:postgresql", "local:mariadb"]
+
+
+@contextlib.contextmanager
+def engine_server(spec: str) -> Iterator[Server]:
+    """A server for one of DRILL_ENGINES (skipped, or failed under
+    ALEMBIC_DRILL_REQUIRE_LOCAL, when its binaries are missing), stopped afterwards."""
+    if spec.startswith("local:"):
+        need_binaries("postgresql" if spec.endswith("postgresql") else "mariadb")
+    with Server(spec) as started:
+        yield started

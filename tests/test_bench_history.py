@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers_support import need_binaries
+from servers_support import DRILL_ENGINES, engine_server
 
 from alembic_drill import Drill, Server
 
@@ -18,12 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from generate_history import generate
 
 
-@pytest.fixture(scope="module", params=["sqlite", "local:postgresql", "local:mariadb"])
+@pytest.fixture(scope="module", params=DRILL_ENGINES)
 def server(request: pytest.FixtureRequest) -> Iterator[Server]:
-    spec = request.param
-    if spec.startswith("local:"):
-        need_binaries("postgresql" if spec.endswith("postgresql") else "mariadb")
-    with Server(spec) as started:
+    with engine_server(request.param) as started:
         yield started
 
 

@@ -7,20 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 from drill_support import checks_found, drill_project
-from servers_support import need_binaries
+from servers_support import DRILL_ENGINES, engine_server
 
 from alembic_drill import Drill, Server
 from conftest import Project
 
-ENGINES = ["sqlite", "local:postgresql", "local:mariadb"]
 
-
-@pytest.fixture(scope="module", params=ENGINES)
+@pytest.fixture(scope="module", params=DRILL_ENGINES)
 def server(request: pytest.FixtureRequest) -> Iterator[Server]:
-    spec = request.param
-    if spec.startswith("local:"):
-        need_binaries("postgresql" if spec.endswith("postgresql") else "mariadb")
-    with Server(spec) as started:
+    with engine_server(request.param) as started:
         yield started
 
 

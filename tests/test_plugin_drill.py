@@ -8,15 +8,19 @@ import textwrap
 import pytest
 import sqlalchemy as sa
 from drill_support import ENV_CONNECTION, INI
-from servers_support import PG_IMAGE, docker_containers, need_binaries, need_image
+from servers_support import (
+    DRILL_ENGINES,
+    PG_IMAGE,
+    docker_containers,
+    need_binaries,
+    need_image,
+)
 
 from alembic_drill import Server
 from alembic_drill.servers import list_servers, stop_kept_servers
 from conftest import EXAMPLE, script
 
 pytest_plugins = ["pytester"]
-
-ENGINES = ["sqlite", "local:postgresql", "local:mariadb"]
 
 TABLE = (
     'op.create_table("users", sa.Column("id", sa.Integer, primary_key=True), '
@@ -63,7 +67,7 @@ def test_no_items_unless_asked(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
 
 
-@pytest.mark.parametrize("spec", ENGINES)
+@pytest.mark.parametrize("spec", DRILL_ENGINES)
 def test_generated_checks_name_the_failing_revision(pytester: pytest.Pytester, spec: str) -> None:
     require(spec)
     make_project(pytester, broken_downgrade=True)
@@ -92,7 +96,7 @@ def test_k_and_m_select_generated_checks(pytester: pytest.Pytester) -> None:
     marked.assert_outcomes(passed=1)
 
 
-@pytest.mark.parametrize("spec", ENGINES)
+@pytest.mark.parametrize("spec", DRILL_ENGINES)
 def test_fixtures_and_the_backfill_test(pytester: pytest.Pytester, spec: str) -> None:
     require(spec)
     make_project(pytester)

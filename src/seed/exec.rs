@@ -930,6 +930,20 @@ fn lite_bind<'q>(query: LiteQuery<'q>, value: &Value) -> LiteQuery<'q> {
     }
 }
 
+/// SQLite rows as values, column by column in `columns`' order.
+fn lite_rows(
+    rows: &[sqlx::sqlite::SqliteRow],
+    columns: &[String],
+) -> Result<Vec<Row>, sqlx::Error> {
+    rows.iter()
+        .map(|r| {
+            (columns.iter().enumerate())
+                .map(|(i, column)| Ok((column.clone(), lite_value(r, i)?)))
+                .collect()
+        })
+        .collect()
+}
+
 fn lite_value(row: &sqlx::sqlite::SqliteRow, i: usize) -> Result<Value, sqlx::Error> {
     let raw = row.try_get_raw(i)?;
     if raw.is_null() {
@@ -983,15 +997,7 @@ impl Backend for Lite<'_> {
             return Ok(Vec::new());
         }
         let fetched = query.fetch_all(&mut *self.conn).await?;
-        let mut out = Vec::with_capacity(fetched.len());
-        for lite_row in &fetched {
-            let mut back = Row::new();
-            for (i, column) in returning.iter().enumerate() {
-                back.insert(column.clone(), lite_value(lite_row, i)?);
-            }
-            out.push(back);
-        }
-        Ok(out)
+        Ok(lite_rows(&fetched, returning)?)
     }
 
     async fn update(
@@ -1025,14 +1031,6 @@ impl Backend for Lite<'_> {
         let fetched = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&mut *self.conn)
             .await?;
-        let mut out = Vec::with_capacity(fetched.len());
-        for lite_row in &fetched {
-            let mut row = Row::new();
-            for (i, column) in columns.iter().enumerate() {
-                row.insert(column.clone(), lite_value(lite_row, i)?);
-            }
-            out.push(row);
-        }
-        Ok(out)
+        Ok(lite_rows(&fetched, columns)?)
     }
 }
