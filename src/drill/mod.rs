@@ -5,7 +5,6 @@
 
 mod checks;
 mod host;
-mod inspector;
 mod options;
 mod walk;
 

@@ -32,13 +32,12 @@ use tokio::sync::Mutex;
 
 use super::checks::{DRILL_CHECKS, STRUCTURAL_CHECKS};
 use super::host::{Direction, Host, HostError, ModelComparison, Progress, StepOutcome};
-use super::inspector::Inspector;
 use super::options::{DrillOptions, UserRows};
 use crate::finding::{Finding, Severity};
 use crate::history::History;
 use crate::report::{CheckRun, DrillReport, StepTiming};
 use crate::revision::{BodyKind, RevisionMeta};
-use crate::schema::{self, SchemaSnapshot};
+use crate::schema::{self, DbConnection, SchemaSnapshot};
 use crate::servers::{Engine, Server};
 
 /// Runs every enabled drill check of `options` over the history, on databases created in
@@ -120,7 +119,7 @@ struct Db {
     /// For SQLAlchemy (the Alembic steps).
     alembic_url: String,
     /// The walk's connection for inspections, opened on first use.
-    inspector: StdMutex<Option<Inspector>>,
+    inspector: StdMutex<Option<DbConnection>>,
 }
 
 impl Db {
@@ -589,8 +588,7 @@ impl<H: Host> Walk<'_, H> {
     }
 
     fn clone_db(&mut self, from: &Db) -> Result<Db, HostError> {
-        self.host.release(&from.alembic_url)?;
-        self.close_inspector(from)?;
+        self.disconnect(from)?;
         let server = Arc::clone(&self.server);
         let template = from.name.clone();
         let started = Instant::now();
@@ -647,8 +645,7 @@ impl<H: Host> Walk<'_, H> {
     }
 
     fn drop_db(&mut self, db: Db) -> Result<(), HostError> {
-        self.host.release(&db.alembic_url)?;
-        self.close_inspector(&db)?;
+        self.disconnect(&db)?;
         let server = Arc::clone(&self.server);
         let started = Instant::now();
         self.host
@@ -680,14 +677,14 @@ impl<H: Host> Walk<'_, H> {
     fn inspect<T: Send + 'static>(
         &mut self,
         db: &Db,
-        work: impl for<'a> FnOnce(&'a mut Inspector) -> Inspection<'a, T> + Send + 'static,
+        work: impl for<'a> FnOnce(&'a mut DbConnection) -> Inspection<'a, T> + Send + 'static,
     ) -> Result<Result<T, String>, HostError> {
         let kept = db.inspector.lock().expect("not poisoned").take();
         let url = db.url.clone();
         let (inspector, result) = self.host.wait(async move {
             let mut inspector = match kept {
                 Some(inspector) => inspector,
-                None => match Inspector::open(&url).await {
+                None => match DbConnection::open(&url).await.map_err(|e| e.to_string()) {
                     Ok(inspector) => inspector,
                     Err(error) => return (None, Err(error)),
                 },
@@ -699,7 +696,10 @@ impl<H: Host> Walk<'_, H> {
         Ok(result)
     }
 
-    fn close_inspector(&mut self, db: &Db) -> Result<(), HostError> {
+    /// Closes every connection kept to `db` (the host's engines, the walk's own): before it
+    /// is cloned or dropped, which PostgreSQL refuses while sessions are open.
+    fn disconnect(&mut self, db: &Db) -> Result<(), HostError> {
+        self.host.release(&db.alembic_url)?;
         let kept = db.inspector.lock().expect("not poisoned").take();
         if let Some(inspector) = kept {
             self.host.wait(inspector.close())?;
@@ -712,7 +712,12 @@ impl<H: Host> Walk<'_, H> {
         let started = Instant::now();
         let snapshot = self
             .inspect(db, move |inspector| {
-                Box::pin(async move { inspector.snapshot(&[ignore.as_str()]).await })
+                Box::pin(async move {
+                    inspector
+                        .snapshot(&[ignore.as_str()])
+                        .await
+                        .map_err(|e| e.to_string())
+                })
             })?
             .map_err(|e| HostError(format!("cannot read the schema of {}: {e}", db.name)))?;
         self.phase("snapshot", started);
@@ -730,7 +735,10 @@ impl<H: Host> Walk<'_, H> {
             .inspect(db, move |inspector| {
                 Box::pin(async move {
                     let ignore: Vec<&str> = ignore.iter().map(String::as_str).collect();
-                    inspector.fingerprint(&ignore).await
+                    inspector
+                        .fingerprint(&ignore)
+                        .await
+                        .map_err(|e| e.to_string())
                 })
             })?
             .map_err(|e| HostError(format!("cannot fingerprint {}: {e}", db.name)))?;
@@ -755,7 +763,12 @@ impl<H: Host> Walk<'_, H> {
             "seed (new tables)"
         };
         self.inspect(db, move |inspector| {
-            Box::pin(async move { inspector.seed(&snapshot, rows, &user_rows, existing).await })
+            Box::pin(async move {
+                let plan = crate::seed::plan(&snapshot, rows, &user_rows).keep_existing(existing);
+                crate::seed::seed_connection(inspector, &snapshot, &plan)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
         })?
         .map_err(|e| HostError(format!("cannot seed {}: {e}", db.name)))?;
         self.phase(phase, started);

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use sqlx::{Connection as _, MySqlConnection, PgConnection, SqliteConnection};
 
+use super::connection::DbConnection;
 use super::error::{Result, SchemaError};
-use super::snapshot::{Scheme, connect, current_mysql_database, current_pg_schema};
 use super::sqltext::{quote_backtick, quote_double, sqlite_without_rowid};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -311,28 +311,10 @@ pub async fn fingerprint_url(
     url: &str,
     ignore: &[&str],
 ) -> Result<BTreeMap<String, TableFingerprint>> {
-    match Scheme::of(url)? {
-        Scheme::Postgres => {
-            let mut conn = connect::<PgConnection>(url).await?;
-            let schema = current_pg_schema(&mut conn, url).await?;
-            let result = fingerprint_postgres(&mut conn, &schema, ignore).await;
-            let _ = conn.close().await;
-            result
-        }
-        Scheme::Mysql => {
-            let mut conn = connect::<MySqlConnection>(url).await?;
-            let database = current_mysql_database(&mut conn, url).await?;
-            let result = fingerprint_mysql(&mut conn, &database, ignore).await;
-            let _ = conn.close().await;
-            result
-        }
-        Scheme::Sqlite => {
-            let mut conn = connect::<SqliteConnection>(url).await?;
-            let result = fingerprint_sqlite(&mut conn, ignore).await;
-            let _ = conn.close().await;
-            result
-        }
-    }
+    let mut conn = DbConnection::open(url).await?;
+    let result = conn.fingerprint(ignore).await;
+    conn.close().await;
+    result
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

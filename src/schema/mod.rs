@@ -6,6 +6,7 @@
 //! a replay data-safe (`compare(before, after)` is empty). Each snapshot costs a handful of
 //! catalog queries whatever the number of tables.
 
+mod connection;
 mod diff;
 mod error;
 mod fingerprint;
@@ -15,6 +16,7 @@ mod sqltext;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub use connection::DbConnection;
 pub use diff::{Change, ChangeKind, SchemaDiff, diff};
 pub(crate) use error::redact_url;
 pub use error::{Result, SchemaError};
@@ -27,4 +29,4 @@ pub use snapshot::{
     Sequence, Table, UniqueConstraint, snapshot_mysql, snapshot_postgres, snapshot_sqlite,
     snapshot_url,
 };
-pub(crate) use snapshot::{Scheme, connect, current_mysql_database, current_pg_schema};
+pub(crate) use snapshot::{mysql_options, sqlx_url};

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
-use sqlx::Connection as _;
+use sqlx::mysql::MySqlConnectOptions;
 
+use super::connection::DbConnection;
 use super::error::{Result, SchemaError, redact_url};
 
 mod mysql;
@@ -234,28 +235,10 @@ fn insert_unclobbered<T>(
 /// Connects by URL scheme and snapshots the connection's current schema (PostgreSQL
 /// `current_schema()`), database (MySQL `DATABASE()`) or `main` (SQLite).
 pub async fn snapshot_url(url: &str, ignore: &[&str]) -> Result<SchemaSnapshot> {
-    match Scheme::of(url)? {
-        Scheme::Postgres => {
-            let mut conn = connect::<sqlx::PgConnection>(url).await?;
-            let schema = current_pg_schema(&mut conn, url).await?;
-            let snapshot = snapshot_postgres(&mut conn, &schema, ignore).await;
-            let _ = conn.close().await;
-            snapshot
-        }
-        Scheme::Mysql => {
-            let mut conn = connect::<sqlx::MySqlConnection>(url).await?;
-            let database = current_mysql_database(&mut conn, url).await?;
-            let snapshot = snapshot_mysql(&mut conn, &database, ignore).await;
-            let _ = conn.close().await;
-            snapshot
-        }
-        Scheme::Sqlite => {
-            let mut conn = connect::<sqlx::SqliteConnection>(url).await?;
-            let snapshot = snapshot_sqlite(&mut conn, ignore).await;
-            let _ = conn.close().await;
-            snapshot
-        }
-    }
+    let mut conn = DbConnection::open(url).await?;
+    let snapshot = conn.snapshot(ignore).await;
+    conn.close().await;
+    snapshot
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,16 +265,28 @@ impl Scheme {
     }
 }
 
-/// sqlx does not understand SQLAlchemy's `+driver` suffix; drop it before connecting.
-fn strip_driver(url: &str) -> String {
-    match (url.find('+'), url.find(':')) {
+/// The URL as sqlx wants it: without SQLAlchemy's `+driver` suffix, `mariadb:` as `mysql:`.
+pub(crate) fn sqlx_url(url: &str) -> String {
+    let stripped = match (url.find('+'), url.find(':')) {
         (Some(plus), Some(colon)) if plus < colon => format!("{}{}", &url[..plus], &url[colon..]),
         _ => url.to_owned(),
+    };
+    match stripped.strip_prefix("mariadb:") {
+        Some(rest) => format!("mysql:{rest}"),
+        None => stripped,
     }
 }
 
+/// How alembic-drill connects to MySQL: with room in the statement cache for every
+/// table's INSERT when seeding (see `seed_mysql` on statement closing).
+pub(crate) fn mysql_options(url: &str) -> std::result::Result<MySqlConnectOptions, sqlx::Error> {
+    sqlx_url(url)
+        .parse::<MySqlConnectOptions>()
+        .map(|o| o.statement_cache_capacity(1_000))
+}
+
 pub(crate) async fn connect<C: sqlx::Connection>(url: &str) -> Result<C> {
-    C::connect(&strip_driver(url))
+    C::connect(&sqlx_url(url))
         .await
         .map_err(|source| SchemaError::Connect {
             url: redact_url(url),
@@ -344,11 +339,9 @@ mod tests {
             err,
             "unsupported database url oracle://scott:***@h/d: expected a postgres://, mysql:// or sqlite: url"
         );
-        assert_eq!(
-            strip_driver("postgresql+psycopg://u@h/d"),
-            "postgresql://u@h/d"
-        );
-        assert_eq!(strip_driver("sqlite://a+b.db"), "sqlite://a+b.db");
+        assert_eq!(sqlx_url("postgresql+psycopg://u@h/d"), "postgresql://u@h/d");
+        assert_eq!(sqlx_url("mariadb+pymysql://u@h/d"), "mysql://u@h/d");
+        assert_eq!(sqlx_url("sqlite://a+b.db"), "sqlite://a+b.db");
     }
 
     #[test]

@@ -44,14 +44,13 @@ use std::fmt;
 
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
-use sqlx::mysql::MySqlConnectOptions;
 use sqlx::{Connection as _, MySqlConnection, PgConnection, SqliteConnection};
 
 pub use error::{Result, SeedError};
 pub use exec::{seed_mysql, seed_postgres, seed_sqlite};
 pub use plan::plan;
 
-use crate::schema::SchemaSnapshot;
+use crate::schema::{DbConnection, SchemaSnapshot, mysql_options, sqlx_url};
 use error::redact_url;
 
 /// Rows given by the user for a table, as JSON objects (column -> value).
@@ -261,11 +260,7 @@ pub async fn seed_url(
             report
         }
         "mysql" | "mariadb" => {
-            // Room for every table's INSERT: see `seed_mysql` on statement closing.
-            let options = sqlx_url(url)
-                .parse::<MySqlConnectOptions>()
-                .map(|o| o.statement_cache_capacity(1_000));
-            let connected = match options {
+            let connected = match mysql_options(url) {
                 Ok(options) => MySqlConnection::connect_with(&options).await,
                 Err(e) => Err(e),
             };
@@ -289,15 +284,16 @@ pub async fn seed_url(
     }
 }
 
-/// The URL as sqlx wants it: without SQLAlchemy's `+driver` suffix, `mariadb:` as `mysql:`.
-pub(crate) fn sqlx_url(url: &str) -> String {
-    let stripped = match (url.find('+'), url.find(':')) {
-        (Some(plus), Some(colon)) if plus < colon => format!("{}{}", &url[..plus], &url[colon..]),
-        _ => url.to_owned(),
-    };
-    match stripped.strip_prefix("mariadb:") {
-        Some(rest) => format!("mysql:{rest}"),
-        None => stripped,
+/// Seeds a plan through a connection kept open by the caller (the drill's, across a walk).
+pub async fn seed_connection(
+    conn: &mut DbConnection,
+    snapshot: &SchemaSnapshot,
+    plan: &SeedPlan,
+) -> Result<SeedReport> {
+    match conn {
+        DbConnection::Postgres { conn, .. } => seed_postgres(conn, snapshot, plan).await,
+        DbConnection::Mysql { conn, .. } => seed_mysql(conn, snapshot, plan).await,
+        DbConnection::Sqlite(conn) => seed_sqlite(conn, snapshot, plan).await,
     }
 }
 
