@@ -9,9 +9,9 @@ dependencies) applies unchanged.
 env.py files come in many styles; every step hands over the target database in all the
 common ways at once: a Connection in ``config.attributes["connection"]`` (one that also
 answers ``.connect()``, for env.py files written for an Engine), ``sqlalchemy.url`` in the
-config, and, when the project names one, an environment variable. A guard on every
-SQLAlchemy engine refuses any statement sent to another database while a step runs: a
-user's migrations never run anywhere alembic-drill did not create.
+config, and, when the project names one, an environment variable. While a step runs,
+``alembic_drill._guard`` refuses every connection to another database, below SQLAlchemy:
+a user's migrations never run anywhere alembic-drill did not create.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,15 +29,13 @@ from sqlalchemy import create_engine, event, pool
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
 
-from alembic_drill._core import AlembicDrillError
 from alembic_drill._engines import EngineCache, count_connections
+from alembic_drill._guard import ForeignDatabaseError, guarded
 from alembic_drill._loader import find_config
 
+__all__ = ["DrillHost", "ForeignDatabaseError", "StepResult", "StepRunner", "run_bootstrap"]
+
 _DATA_STATEMENT = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
-
-
-class ForeignDatabaseError(AlembicDrillError):
-    """env.py sent a statement to a database alembic-drill did not create."""
 
 
 @dataclass
@@ -217,16 +214,18 @@ class StepRunner:
         returns the error, if any."""
         url = self.database_url(url)
         target = make_url(url)
-        if target.get_dialect().is_async:
-            return _replay_async(url, statements)
-        engine = self._engines.handed_over(target, _reusable)
-        try:
-            with engine.begin() as conn:
-                for statement, parameters in statements:
-                    conn.exec_driver_sql(statement, parameters)
-            return None
-        except Exception as exc:
-            return _describe(exc)
+        with self.guard(target):
+            if target.get_dialect().is_async:
+                return _replay_async(url, statements)
+            engine = self._engines.handed_over(target, _reusable)
+            try:
+                with engine.begin() as conn:
+                    for statement, parameters in statements:
+                        conn.exec_driver_sql(statement, parameters)
+                return None
+            except Exception as exc:
+                # A refused connection is raised by the guard when the block ends.
+                return _describe(exc)
 
     def release(self, url: str) -> None:
         """Closes the connections kept to the database at ``url`` (before it is cloned
@@ -260,12 +259,12 @@ class StepRunner:
         self.env_runs += 1
         previous = self.config.attributes
         with (
-            _Guard(target, capture) as guard,
+            self.guard(target),
+            _Capture(capture) as captured,
             self._handover(url),
             self._engines.intercept(lambda requested: _same_database(requested, target)),
             count_connections() as connections,
         ):
-            guard.ours.add(id(engine))
             try:
                 with contextlib.ExitStack() as transaction:
                     # Checked out only if env.py looks it up: an env.py that builds its
@@ -281,8 +280,39 @@ class StepRunner:
             finally:
                 self.config.__dict__["attributes"] = previous
             if result is not None:
-                result.statements = guard.statements
+                result.statements = captured.statements
                 result.connections_opened = connections[0]
+
+    def guard(self, target: URL) -> contextlib.AbstractContextManager[Any]:
+        """The foreign-database guard for a block that runs the project's code on
+        ``target``; the block raises ForeignDatabaseError afterwards if any connection
+        elsewhere was tried, even one the project's code caught."""
+        return guarded(target, hint=self._guard_hint(), foreign_ports=self._foreign_ports())
+
+    def _guard_hint(self) -> str:
+        if self.url_env:
+            return (
+                "env.py (or the application it imports) must read its URL from "
+                f"${self.url_env}, config.attributes['connection'] or the sqlalchemy.url "
+                "option when alembic-drill runs it."
+            )
+        return (
+            "Make env.py use config.attributes['connection'] or the sqlalchemy.url option, "
+            "or, if the application reads its URL from an environment variable, name it "
+            'with url_env = "VARIABLE" in [tool.alembic-drill] (--url-env on the command '
+            "line)."
+        )
+
+    def _foreign_ports(self) -> frozenset[int]:
+        """Ports of the databases the project itself points at: Python sockets to them
+        are refused while a step runs (see alembic_drill._guard)."""
+        ports = set()
+        for url in (self.project_url, os.environ.get(self.url_env) if self.url_env else None):
+            with contextlib.suppress(Exception):
+                port = make_url(url).port if url else None
+                if port:
+                    ports.add(port)
+        return frozenset(ports)
 
     @contextlib.contextmanager
     def _handover(self, url: str) -> Iterator[None]:
@@ -301,24 +331,22 @@ class StepRunner:
                     os.environ[self.url_env] = previous
 
 
-class _Guard:
-    """Watches every statement SQLAlchemy sends while a step runs."""
+class _Capture:
+    """Records the data statements (INSERT/UPDATE/DELETE) SQLAlchemy sends while a step
+    runs, for the idempotency replay."""
 
-    _active = threading.local()
-
-    def __init__(self, target: URL, capture: bool) -> None:
-        self.target = target
-        self.capture = capture
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
         self.statements: list[tuple[str, Any]] = []
-        self.ours: set[int] = set()
-        self.checked: set[int] = set()
 
-    def __enter__(self) -> _Guard:
-        event.listen(Engine, "before_cursor_execute", self._before)
+    def __enter__(self) -> _Capture:
+        if self.enabled:
+            event.listen(Engine, "before_cursor_execute", self._before)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        event.remove(Engine, "before_cursor_execute", self._before)
+        if self.enabled:
+            event.remove(Engine, "before_cursor_execute", self._before)
 
     def _before(
         self,
@@ -329,19 +357,7 @@ class _Guard:
         context: Any,
         executemany: bool,
     ) -> None:
-        engine_id = id(conn.engine)
-        if engine_id not in self.checked and engine_id not in self.ours:
-            self.checked.add(engine_id)
-            if not _same_database(conn.engine.url, self.target):
-                raise ForeignDatabaseError(
-                    f"env.py connected to {conn.engine.url.render_as_string(hide_password=True)}"
-                    f", not to alembic-drill's database "
-                    f"{self.target.render_as_string(hide_password=True)}; alembic-drill never "
-                    "runs migrations on a database it did not create. Make env.py use "
-                    "config.attributes['connection'] or the sqlalchemy.url option (or name "
-                    "the environment variable it reads with url_env)"
-                )
-        if self.capture and _DATA_STATEMENT.match(statement):
+        if _DATA_STATEMENT.match(statement):
             if executemany:
                 self.statements.extend((statement, p) for p in parameters)
             else:
@@ -530,7 +546,9 @@ class DrillHost:
 
     def bootstrap(self, url: str) -> None:
         if self._bootstrap:
-            run_bootstrap(self._bootstrap, self.runner.database_url(url))
+            url = self.runner.database_url(url)
+            with self.runner.guard(make_url(url)):
+                run_bootstrap(self._bootstrap, url)
 
     def progress(self, index: int, total: int, revision: str, activity: str) -> None:
         if self._progress is not None:
