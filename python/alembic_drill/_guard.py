@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import importlib.abc
 import inspect
 import os
 import socket
@@ -180,22 +181,19 @@ def _guard() -> ConnectionGuard | None:
 
 
 def _install() -> None:
-    """Installs the audit hook and the driver patches, once per process. They stay: an
-    audit hook cannot be removed, and outside a guarded block each costs one check of an
-    empty list."""
+    """Installs the audit hook and the driver patches, once per process: drivers loaded
+    already are patched now, the others as they load. They stay: an audit hook cannot
+    be removed, and outside a guarded block each costs one check of an empty list."""
     global _INSTALLED
     with _LOCK:
         if _INSTALLED:
             return
         _INSTALLED = True
     sys.addaudithook(_audit)
-    for patch in _DRIVER_PATCHES:
-        try:
-            patch()
-        except ImportError:
-            pass  # the driver is not installed: nothing can connect through it
-        except Exception as exc:  # a driver version whose internals moved
-            UNGUARDED.append(f"{patch.__name__.removeprefix('_patch_')}: {exc}")
+    sys.meta_path.insert(0, _PatchOnImport())
+    for name in _DRIVER_PATCHES:
+        if name in sys.modules:
+            _apply(name)
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
@@ -358,18 +356,17 @@ def _patch_mysqldb() -> None:
     _patch(connections.Connection, "__init__", requested)
 
 
-def _patch_mysql_connector() -> None:
+def _mysql_connector(module: str, cls: str, method: str) -> Callable[[], None]:
+    """The patch of one of mysql.connector's connection classes (pure, C, asyncio)."""
+
     def requested(self: Any, *_a: Any, **_k: Any) -> Requested:
         return _mysql("mysql.connector", self._host, self._port, self._database, self._unix_socket)
 
-    for module, cls, method in (
-        ("mysql.connector.connection", "MySQLConnection", "_open_connection"),
-        ("mysql.connector.connection_cext", "CMySQLConnection", "_open_connection"),
-        ("mysql.connector.aio.connection", "MySQLConnection", "connect"),
-    ):
-        with contextlib.suppress(ImportError):
-            owner = getattr(_module(module), cls)
-            _patch(owner, method, requested)
+    def patch() -> None:
+        _patch(getattr(_module(module), cls), method, requested)
+
+    patch.__name__ = f"_patch_{module}"
+    return patch
 
 
 def _patch_aiomysql() -> None:
@@ -399,17 +396,79 @@ def _patch_asyncmy() -> None:
     asyncmy.connect = guarded
 
 
-_DRIVER_PATCHES: tuple[Callable[[], None], ...] = (
-    _patch_psycopg2,
-    _patch_psycopg,
-    _patch_asyncpg,
-    _patch_pg8000,
-    _patch_pymysql,
-    _patch_mysqldb,
-    _patch_mysql_connector,
-    _patch_aiomysql,
-    _patch_asyncmy,
-)
+#: Each patch, by the module whose loading it waits for (see _PatchOnImport).
+_DRIVER_PATCHES: dict[str, Callable[[], None]] = {
+    "psycopg2": _patch_psycopg2,
+    "psycopg.generators": _patch_psycopg,
+    "asyncpg.connect_utils": _patch_asyncpg,
+    "pg8000.core": _patch_pg8000,
+    "pymysql.connections": _patch_pymysql,
+    "MySQLdb.connections": _patch_mysqldb,
+    "mysql.connector.connection": _mysql_connector(
+        "mysql.connector.connection", "MySQLConnection", "_open_connection"
+    ),
+    "mysql.connector.connection_cext": _mysql_connector(
+        "mysql.connector.connection_cext", "CMySQLConnection", "_open_connection"
+    ),
+    "mysql.connector.aio.connection": _mysql_connector(
+        "mysql.connector.aio.connection", "MySQLConnection", "connect"
+    ),
+    "aiomysql.connection": _patch_aiomysql,
+    "asyncmy": _patch_asyncmy,
+}
+
+
+def _apply(name: str) -> None:
+    patch = _DRIVER_PATCHES[name]
+    try:
+        patch()
+    except Exception as exc:  # a driver version whose internals moved
+        UNGUARDED.append(f"{name}: {exc}")
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """Patches a driver module right after it loads, so that importing every installed
+    driver up front (a second or more) is not the price of the guard."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name not in _DRIVER_PATCHES or name in sys.modules:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        original = loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            original(module)
+            _apply(name)
+
+        spec.loader = _PatchingLoader(loader, exec_module)
+        return spec
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    """A driver module's own loader, with the guard's patch applied after it runs."""
+
+    def __init__(self, loader: Any, exec_module: Callable[[Any], None]) -> None:
+        self._loader = loader
+        self._exec = exec_module
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self._exec(module)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
 
 
 # -- helpers -----------------------------------------------------------------------------
