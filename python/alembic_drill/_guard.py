@@ -350,8 +350,9 @@ def _patch_mysqldb() -> None:
         names = ("host", "user", "passwd", "db", "port", "unix_socket")
         given = {**dict(zip(names, args)), **kwargs}
         database = given.get("db") or given.get("database")
-        return _mysql("MySQLdb", given.get("host"), given.get("port"), database,
-                      given.get("unix_socket"))  # fmt: skip
+        return _mysql(
+            "MySQLdb", given.get("host"), given.get("port"), database, given.get("unix_socket")
+        )
 
     _patch(connections.Connection, "__init__", requested)
 
@@ -388,8 +389,13 @@ def _patch_asyncmy() -> None:
 
     def requested(*args: Any, **kwargs: Any) -> Requested:
         a = signature.bind(*args, **kwargs).arguments
-        return _mysql("asyncmy", a.get("host") or "localhost", a.get("port") or 3306,
-                      a.get("database") or a.get("db"), a.get("unix_socket"))  # fmt: skip
+        return _mysql(
+            "asyncmy",
+            a.get("host") or "localhost",
+            a.get("port") or 3306,
+            a.get("database") or a.get("db"),
+            a.get("unix_socket"),
+        )
 
     guarded = _checked(requested, connection.connect)
     connection.connect = guarded

@@ -29,13 +29,28 @@ from sqlalchemy import create_engine, event, pool
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
 
+from alembic_drill import _drivers
+from alembic_drill._core import AlembicDrillError
 from alembic_drill._engines import EngineCache, count_connections
 from alembic_drill._guard import ForeignDatabaseError, guarded
 from alembic_drill._loader import find_config
 
-__all__ = ["DrillHost", "ForeignDatabaseError", "StepResult", "StepRunner", "run_bootstrap"]
+__all__ = [
+    "DrillHost",
+    "EnvPyError",
+    "ForeignDatabaseError",
+    "StepResult",
+    "StepRunner",
+    "run_bootstrap",
+]
 
 _DATA_STATEMENT = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+
+
+class EnvPyError(AlembicDrillError):
+    """env.py failed before Alembic ran any migration: a failure of the project's
+    environment (an import, a driver, the application's start-up), never a finding
+    against a revision."""
 
 
 @dataclass
@@ -113,18 +128,11 @@ class StepRunner:
         self._engines = EngineCache()
 
     def database_url(self, url: str) -> str:
-        """``url`` with the project's driver when the dialects match, so that an env.py
-        built for ``postgresql+asyncpg`` gets an asyncpg URL."""
-        ours = make_url(url)
-        if not self.project_url or "%(" in self.project_url:
-            return url
-        try:
-            theirs = make_url(self.project_url)
-        except Exception:
-            return url
-        if theirs.get_backend_name() == ours.get_backend_name():
-            ours = ours.set(drivername=theirs.drivername)
-        return ours.render_as_string(hide_password=False)
+        """``url`` with the driver env.py gets: the project's own when it is installed
+        (an env.py built for ``postgresql+asyncpg`` gets an asyncpg URL), else one that
+        is (see alembic_drill._drivers)."""
+        chosen = _drivers.for_env(make_url(url), self.project_url)
+        return chosen.render_as_string(hide_password=False)
 
     def step(self, url: str, direction: str, revision: str, capture: bool = False) -> StepResult:
         """Applies (``upgrade``) or reverts (``downgrade``) exactly ``revision``."""
@@ -139,8 +147,10 @@ class StepRunner:
             else MigrationStep.downgrade_from_script(self.script.revision_map, script)
         )
         result = StepResult(direction, revision, ok=False, seconds=0.0)
+        asked: list[bool] = []
 
         def steps(rev: Any, context: Any) -> list[Any]:
+            asked.append(True)
             result.version_table = context.version_table
             result.version_table_schema = context.version_table_schema
             return [migration_step]
@@ -154,9 +164,15 @@ class StepRunner:
                 for sql, params in result.statements
                 if not _bookkeeping(sql, result.version_table)
             ]
-        except ForeignDatabaseError:
+        except AlembicDrillError:
             raise
         except Exception as exc:
+            if not asked:
+                # Alembic never asked for the step: env.py (or what it needs, a driver,
+                # the application's settings) failed, not the revision's code or SQL.
+                raise EnvPyError(
+                    f"env.py failed before Alembic ran any migration: {_describe(exc)}"
+                ) from exc
             result.error = _describe(exc)
             result.error_type = type(exc).__name__
         result.seconds = time.perf_counter() - started
@@ -201,6 +217,9 @@ class StepRunner:
                 found_metadata.append(False)
                 return []
             found_metadata.append(True)
+            unusable = _unusable_metadata(metadata)
+            if unusable:
+                raise LookupError(unusable)
             diffs.extend(_render_diff(d) for d in compare_metadata(context, metadata))
             return []
 
@@ -255,7 +274,7 @@ class StepRunner:
         # The handed-over Connection must be synchronous even for an async project: env.py
         # files run `do_run_migrations(connection)` on it directly. sqlalchemy.url keeps
         # the project's (maybe async) driver for env.py files that build their own engine.
-        engine = self._engines.handed_over(_sync_url(target), _reusable)
+        engine = self._engines.handed_over(_drivers.sync_sibling(target), _reusable)
         self.env_runs += 1
         previous = self.config.attributes
         with (
@@ -270,7 +289,7 @@ class StepRunner:
                     # Checked out only if env.py looks it up: an env.py that builds its
                     # own engine then holds one connection, not two.
                     def open_connection() -> Connection:
-                        return transaction.enter_context(engine.begin())
+                        return transaction.enter_context(_committed(engine))
 
                     self.config.__dict__["attributes"] = _HandedOver(previous, open_connection)
                     with EnvironmentContext(
@@ -364,34 +383,26 @@ class _Capture:
                 self.statements.append((statement, parameters))
 
 
-_SYNC_DRIVERS = {
-    "postgresql": ("psycopg", "psycopg2", "pg8000"),
-    "mysql": ("pymysql", "mysqldb", "mysqlconnector"),
-    "mariadb": ("pymysql", "mysqldb", "mysqlconnector"),
-    "sqlite": ("pysqlite",),
-}
+@contextlib.contextmanager
+def _committed(engine: Engine) -> Iterator[Connection]:
+    """A connection handed over outside any transaction, as ``engine.connect()`` gives
+    it to a plain env.py: Alembic's ``begin_transaction()`` and ``autocommit_block()``
+    (``CREATE INDEX CONCURRENTLY``) then own the transaction as they expect. What env.py
+    left open without Alembic's transaction is committed when the step succeeds, rolled
+    back when it fails."""
+    with engine.connect() as connection:
+        try:
+            yield connection
+        except BaseException:
+            if connection.in_transaction():
+                connection.rollback()
+            raise
+        if connection.in_transaction():
+            connection.commit()
 
 
 def _reusable(engine: Engine) -> None:
     engine._connection_cls = _ReusableConnection
-
-
-def _sync_url(url: URL) -> URL:
-    """``url`` with a synchronous driver that is installed."""
-    if not url.get_dialect().is_async:
-        return url
-    backend = url.get_backend_name()
-    for driver in _SYNC_DRIVERS.get(backend, ()):
-        candidate = url.set(drivername=f"{backend}+{driver}")
-        try:
-            candidate.get_dialect().import_dbapi()
-        except ImportError:
-            continue
-        return candidate
-    raise RuntimeError(
-        f"the project uses the async driver {url.drivername}; alembic-drill also needs a "
-        f"synchronous one for {backend} (pip install {_SYNC_DRIVERS.get(backend, ('?',))[0]})"
-    )
 
 
 def _outside_event_loop(function: Any) -> Any:
@@ -461,6 +472,25 @@ def _same_database(a: URL, b: URL) -> bool:
 def _sqlite_path(url: URL) -> str:
     database = url.database or ""
     return str(Path(database).resolve()) if database and database != ":memory:" else database
+
+
+def _unusable_metadata(metadata: Any) -> str | None:
+    """Why ``target_metadata`` cannot be compared, or None: Alembic accepts a MetaData
+    or a sequence of them."""
+    from sqlalchemy import MetaData
+
+    if isinstance(metadata, MetaData):
+        return None
+    if isinstance(metadata, (list, tuple)) and all(isinstance(m, MetaData) for m in metadata):
+        return None
+    kind = type(metadata).__name__
+    if isinstance(metadata, (list, tuple)):
+        kinds = sorted({type(m).__name__ for m in metadata if not isinstance(m, MetaData)})
+        kind = f"a {kind} holding {', '.join(kinds)}"
+    return (
+        f"env.py passes target_metadata as {kind}, not a MetaData or a sequence of "
+        "MetaData, so the models cannot be compared"
+    )
 
 
 def _describe(exc: BaseException) -> str:
@@ -536,10 +566,16 @@ class DrillHost:
         return self.runner.replay(url, self._captures.pop(capture))
 
     def compare_models(self, url: str) -> tuple[list[str] | None, str | None]:
+        """The differences, or why the comparison was skipped: a comparison that fails
+        costs the model-drift check, never the report."""
         try:
             return self.runner.compare_models(url), None
+        except AlembicDrillError:
+            raise
         except LookupError as exc:
             return None, str(exc)
+        except Exception as exc:
+            return None, f"the model comparison failed: {_describe(exc)}"
 
     def release(self, url: str) -> None:
         self.runner.release(url)
