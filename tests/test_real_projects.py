@@ -228,3 +228,48 @@ def test_target_metadata_of_another_kind_skips_model_drift_with_a_reason(
         "env.py passes target_metadata as a list holding DeclarativeAttributeIntercept, not "
         "a MetaData or a sequence of MetaData, so the models cannot be compared"
     )
+
+
+# -- async env.py files and what they need to be called from --------------------------------
+
+ENV_ANYIO = """
+import anyio.from_thread
+from alembic import context
+from sqlalchemy.ext.asyncio import create_async_engine
+
+config = context.config
+target_metadata = None
+
+
+def do_run_migrations(connection):
+    context.configure(connection=connection, target_metadata=None)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_async_migrations():
+    engine = create_async_engine(config.get_main_option("sqlalchemy.url"))
+    async with engine.connect() as connection:
+        await connection.run_sync(do_run_migrations)
+        await connection.commit()
+    await engine.dispose()
+
+
+# As the application's own upgrade command runs it: from an AnyIO worker thread.
+anyio.from_thread.run(run_async_migrations)
+"""
+
+ENV_GET_EVENT_LOOP = ENV_ANYIO.replace("import anyio.from_thread\n", "import asyncio\n").replace(
+    "anyio.from_thread.run(run_async_migrations)",
+    "asyncio.get_event_loop().run_until_complete(run_async_migrations())",
+)
+
+
+@pytest.mark.parametrize("env", [ENV_ANYIO, ENV_GET_EVENT_LOOP], ids=["anyio", "get-event-loop"])
+def test_async_env_py_that_needs_its_caller_in_a_certain_place(project: Project, env: str) -> None:
+    drill_project(project, env=env, url="sqlite+aiosqlite:///app.db")
+    project.linear("aaa111", "bbb222")
+    with Server("sqlite") as server:
+        report = Drill(project.ini, server=server, skip=["model-drift"]).check()
+    assert report.ok and report.findings == [], [f.message for f in report.findings]
+    assert {s["ok"] for s in report.to_dict()["steps"]} == {True}

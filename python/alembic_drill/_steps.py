@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, event, pool
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
 
-from alembic_drill import _drivers
+from alembic_drill import _drivers, _env_runner
 from alembic_drill._core import AlembicDrillError
 from alembic_drill._engines import EngineCache, count_connections
 from alembic_drill._guard import ForeignDatabaseError, guarded
@@ -114,6 +114,7 @@ class StepRunner:
         *,
         section: str = "alembic",
         url_env: str | None = None,
+        env_runner: str = "auto",
     ) -> None:
         from alembic.config import Config
         from alembic.script import ScriptDirectory
@@ -124,6 +125,11 @@ class StepRunner:
         self.project_url = self.config.get_main_option("sqlalchemy.url")
         self.script = ScriptDirectory.from_config(self.config)
         self.url_env = url_env
+        if env_runner not in _env_runner.RUNNERS:
+            raise ValueError(f"env_runner {env_runner!r}: one of {', '.join(_env_runner.RUNNERS)}")
+        self.env_runner = (
+            _env_runner.detect(self.script.env_py_location) if env_runner == "auto" else env_runner
+        )
         self.env_runs = 0
         self._engines = EngineCache()
 
@@ -295,7 +301,7 @@ class StepRunner:
                     with EnvironmentContext(
                         self.config, self.script, fn=fn, destination_rev=destination
                     ):
-                        _outside_event_loop(self.script.run_env)
+                        _env_runner.run(self.script.run_env, self.env_runner)
             finally:
                 self.config.__dict__["attributes"] = previous
             if result is not None:
@@ -318,8 +324,7 @@ class StepRunner:
         return (
             "Make env.py use config.attributes['connection'] or the sqlalchemy.url option, "
             "or, if the application reads its URL from an environment variable, name it "
-            'with url_env = "VARIABLE" in [tool.alembic-drill] (--url-env on the command '
-            "line)."
+            'with url_env = "VARIABLE" in [tool.alembic-drill].'
         )
 
     def _foreign_ports(self) -> frozenset[int]:
@@ -403,22 +408,6 @@ def _committed(engine: Engine) -> Iterator[Connection]:
 
 def _reusable(engine: Engine) -> None:
     engine._connection_cls = _ReusableConnection
-
-
-def _outside_event_loop(function: Any) -> Any:
-    """Runs ``function`` here, or in a worker thread when this thread runs an event loop
-    (an async test, a notebook): async env.py files call ``asyncio.run()``, which refuses
-    to start inside a running loop."""
-    import asyncio
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return function()
-    import concurrent.futures
-
-    with concurrent.futures.ThreadPoolExecutor(1) as executor:
-        return executor.submit(function).result()
 
 
 def _replay_async(url: str, statements: list[tuple[str, Any]]) -> str | None:
