@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from alembic_drill._format import format_finding, plural
+
 if TYPE_CHECKING:
-    from alembic_drill._core import Finding, History
+    from alembic_drill._core import History
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -270,39 +272,15 @@ def _write_private(path: str, text: str) -> None:
 def _print_findings(history: History, out: TextIO) -> None:
     findings = history.findings
     for finding in findings:
-        out.write(_format_finding(finding) + "\n")
+        out.write(format_finding(finding) + "\n")
     counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
     heads = ", ".join(history.heads) or "none"
     verdict = "ok" if history.ok else "failed"
     out.write(
         f"{verdict}: {len(history)} revisions, heads: {heads}; "
-        f"{_plural(counts['error'], 'error')}, {_plural(counts['warning'], 'warning')}, "
+        f"{plural(counts['error'], 'error')}, {plural(counts['warning'], 'warning')}, "
         f"{counts['info']} info\n"
     )
-
-
-def _format_finding(finding: Finding) -> str:
-    """``path:line: severity[check] revision: message``, like a compiler's diagnostics;
-    continuation lines of a message (a schema diff) are indented under it."""
-    where = _display_path(finding.path) if finding.path else "<history>"
-    if finding.line:
-        where += f":{finding.line}"
-    revision = f" {finding.revision}:" if finding.revision else ""
-    message = finding.message.replace("\n", "\n    ")
-    return f"{where}: {finding.severity}[{finding.check}]{revision} {message}"
-
-
-def _display_path(path: str) -> str:
-    """Relative to the current folder when inside it: shorter, and clickable in terminals."""
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return path
-    return path if relative.startswith(os.pardir) else relative
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 if __name__ == "__main__":

@@ -92,9 +92,9 @@ class DrillItem(pytest.Item):
                 if f.check == self.check and f.revision == self.revision and f.severity == "error"
             ]
         if errors:
-            from alembic_drill.cli import _format_finding
+            from alembic_drill._format import format_finding
 
-            raise DrillCheckFailed("\n".join(_format_finding(f) for f in errors))
+            raise DrillCheckFailed("\n".join(format_finding(f) for f in errors))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, DrillCheckFailed):
