@@ -32,7 +32,7 @@ from sqlalchemy.engine.url import URL
 
 from alembic_drill._core import AlembicDrillError
 from alembic_drill._engines import EngineCache, count_connections
-from alembic_drill._loader import find_config
+from alembic_drill._project import find_project
 
 _DATA_STATEMENT = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 
@@ -103,12 +103,9 @@ class StepRunner:
         section: str = "alembic",
         url_env: str | None = None,
     ) -> None:
-        from alembic.config import Config
         from alembic.script import ScriptDirectory
 
-        ini, toml = find_config(Path(config) if config else Path.cwd())
-        kwargs: dict[str, Any] = {"toml_file": str(toml)} if toml else {}
-        self.config = Config(str(ini) if ini else None, ini_section=section, **kwargs)
+        self.config = find_project(config).alembic_config(section)
         self.project_url = self.config.get_main_option("sqlalchemy.url")
         self.script = ScriptDirectory.from_config(self.config)
         self.url_env = url_env
