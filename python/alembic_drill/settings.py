@@ -26,17 +26,18 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from alembic_drill import _core
+from alembic_drill._checks import CheckPlan, known_checks, parse_check_ids, select_checks
 from alembic_drill._core import ConfigError
 
-DRILL_CHECKS = tuple(_core.DRILL_CHECKS)
-STATIC_CHECKS = tuple(_core.STATIC_CHECKS)
+
+def _every_drill_check() -> tuple[str, ...]:
+    return known_checks().drill
 
 
 @dataclass(frozen=True)
 class Settings:
     database: str = "auto"
-    checks: tuple[str, ...] = DRILL_CHECKS
+    checks: tuple[str, ...] = field(default_factory=_every_drill_check)
     skip: tuple[str, ...] = ()
     url_env: str | None = None
     bootstrap: str | None = None
@@ -47,15 +48,16 @@ class Settings:
     source: str | None = None
 
     @property
-    def enabled_checks(self) -> tuple[str, ...]:
-        return tuple(c for c in self.checks if c not in self.skip)
+    def check_plan(self) -> CheckPlan:
+        """The checks these settings run."""
+        return select_checks(self.checks, self.skip)
 
     def override(self, **values: Any) -> Settings:
         """These settings with every non-None value replaced (flags win)."""
         given = {k: v for k, v in values.items() if v is not None}
         for key in ("checks", "skip"):
             if key in given:
-                given[key] = tuple(_check_ids(given[key], key, "the command line"))
+                given[key] = parse_check_ids(given[key], key, "the command line")
         return replace(self, **given)
 
 
@@ -103,7 +105,7 @@ def _parse(table: Any, path: Path) -> Settings:
             values[key] = table[key]
     for key in ("checks", "skip"):
         if key in table:
-            values[key] = tuple(_check_ids(table[key], key, where))
+            values[key] = parse_check_ids(table[key], key, where)
     if "skip_revisions" in table:
         skips = table["skip_revisions"]
         if not isinstance(skips, dict) or not all(isinstance(v, str) for v in skips.values()):
@@ -112,20 +114,6 @@ def _parse(table: Any, path: Path) -> Settings:
     if "seeds" in table:
         values["seeds"] = _seeds(table["seeds"], where)
     return Settings(**values)
-
-
-def _check_ids(value: Any, key: str, where: str) -> list[str]:
-    if isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where}: {key} must be a list of check ids")
-    allowed = DRILL_CHECKS if key == "checks" else DRILL_CHECKS + STATIC_CHECKS
-    unknown = [v for v in value if v not in allowed]
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown check(s) {', '.join(unknown)}; known: {', '.join(allowed)}"
-        )
-    return list(value)
 
 
 def _seeds(value: Any, where: str) -> dict[str, dict[str, list[dict[str, Any]]]]:

@@ -9,14 +9,9 @@ ini file).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pytest
 
-if TYPE_CHECKING:
-    from alembic_drill.pytest_plugin.session import DrillSession
-
-DRILL_SESSION: pytest.StashKey[DrillSession] = pytest.StashKey()
+from alembic_drill.pytest_plugin.stash import DRILL_SESSION
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from alembic_drill.pytest_plugin.stash import DRILL_SESSION
+
 if TYPE_CHECKING:
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
@@ -19,8 +21,6 @@ if TYPE_CHECKING:
 
 
 def _session(config: pytest.Config) -> DrillSession:
-    from alembic_drill.pytest_plugin import DRILL_SESSION
-
     return config.stash[DRILL_SESSION]
 
 

@@ -23,19 +23,17 @@ class DrillCollector(pytest.Collector):
         self.drill = drill
 
     def collect(self) -> list[pytest.Item]:
-        from alembic_drill.settings import STATIC_CHECKS, load_settings
+        from alembic_drill._checks import known_checks
 
         history = self.drill.history
         items: list[pytest.Item] = []
-        for check in STATIC_CHECKS:
+        for check in known_checks().static:
             items.append(
                 DrillItem.from_parent(
                     self, name=f"lint[{check}]", check=check, revision=None, static=True
                 )
             )
-        checks = list(load_settings(self.drill.options.config).enabled_checks)
-        self.config.hook.pytest_alembic_drill_modify_checks(config=self.config, checks=checks)
-        for check in checks:
+        for check in self.drill.check_plan().drill:
             if check == "model-drift":
                 items.append(
                     DrillItem.from_parent(

@@ -7,16 +7,19 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from alembic_drill.pytest_plugin.options import PluginOptions
+from alembic_drill.pytest_plugin.stash import CHECK_PLAN
 
 if TYPE_CHECKING:
+    from alembic_drill._checks import CheckPlan
     from alembic_drill._core import DrillReport, History
     from alembic_drill._steps import StepRunner
     from alembic_drill.servers import Database, Server
+    from alembic_drill.settings import Settings
 
 
 class DrillSession:
@@ -26,8 +29,37 @@ class DrillSession:
         self._server: Server | None = None
         self._runner: StepRunner | None = None
         self._history: History | None = None
+        self._settings: Settings | None = None
         self._report: DrillReport | None = None
         self._templates: dict[str, Database] = {}
+
+    @property
+    def settings(self) -> Settings:
+        """``[tool.alembic-drill]`` of the project, read once per session."""
+        if self._settings is None:
+            from alembic_drill.settings import load_settings
+
+            self._settings = load_settings(self.options.config)
+        return self._settings
+
+    def check_plan(self) -> CheckPlan:
+        """The drill checks the generated items run: the settings' selection, then the
+        ``pytest_alembic_drill_modify_checks`` hooks. Computed once, kept on the stash."""
+        plan = self.config.stash.get(CHECK_PLAN, None)
+        if plan is None:
+            from alembic_drill._checks import CheckPlan
+            from alembic_drill._core import ConfigError
+
+            checks = list(self.settings.check_plan.drill)
+            self.config.hook.pytest_alembic_drill_modify_checks(config=self.config, checks=checks)
+            try:
+                # Static checks are not part of it: every one has its lint item, which
+                # reads the history's findings, whatever `skip` says.
+                plan = CheckPlan(()).with_drill(checks, "pytest_alembic_drill_modify_checks")
+            except ConfigError as exc:
+                raise pytest.UsageError(str(exc)) from None
+            self.config.stash[CHECK_PLAN] = plan
+        return plan
 
     @property
     def history(self) -> History:
@@ -41,20 +73,17 @@ class DrillSession:
     def runner(self) -> StepRunner:
         if self._runner is None:
             from alembic_drill._steps import StepRunner
-            from alembic_drill.settings import load_settings
 
-            settings = load_settings(self.options.config)
-            self._runner = StepRunner(self.options.config, url_env=settings.url_env)
+            self._runner = StepRunner(self.options.config, url_env=self.settings.url_env)
         return self._runner
 
     @property
     def server(self) -> Server:
         if self._server is None:
             from alembic_drill.servers import Server
-            from alembic_drill.settings import load_settings
 
             spec = self.config.hook.pytest_alembic_drill_database(config=self.config)
-            spec = spec or self.options.database or load_settings(self.options.config).database
+            spec = spec or self.options.database or self.settings.database
             # pytest-xdist workers share one kept server (no duplicate containers); each
             # makes its own databases in it. The controller stops it at the end if this
             # run started it.
@@ -96,12 +125,11 @@ class DrillSession:
     def report(self) -> DrillReport:
         """The drill report, run once for all generated check items."""
         if self._report is None:
+            from dataclasses import replace
+
             from alembic_drill.drill import Drill
 
-            drill = Drill(self.options.config, server=self.server)
-            checks = [c for c in drill.settings.enabled_checks]
-            self.config.hook.pytest_alembic_drill_modify_checks(config=self.config, checks=checks)
-            seeds = dict(drill.settings.seeds)
+            seeds = dict(self.settings.seeds)
             for revision in self.history.order:
                 for rows in self.config.hook.pytest_alembic_drill_seed_rows(
                     config=self.config, revision=revision
@@ -111,8 +139,12 @@ class DrillSession:
                         for table, table_rows in rows.items():
                             merged[table] = [*merged.get(table, []), *table_rows]
                         seeds[revision] = merged
-            drill.settings = drill.settings.override(checks=tuple(checks), skip=())
-            drill.settings = _with_seeds(drill.settings, seeds)
+            drill = Drill.from_settings(
+                replace(self.settings, seeds=seeds),
+                self.options.config,
+                plan=self.check_plan(),
+                server=self.server,
+            )
             self._report = drill.check()
             self.config.hook.pytest_alembic_drill_report(config=self.config, report=self._report)
         return self._report
@@ -155,9 +187,3 @@ def stop_xdist_servers() -> None:
 
 def _slug(revision: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in revision.lower())[:20]
-
-
-def _with_seeds(settings: Any, seeds: dict[str, Any]) -> Any:
-    from dataclasses import replace
-
-    return replace(settings, seeds=seeds)
