@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from alembic_drill.pytest_plugin.options import PluginOptions
-from alembic_drill.pytest_plugin.stash import CHECK_PLAN
 
 if TYPE_CHECKING:
     from alembic_drill._checks import CheckPlan
@@ -20,6 +19,12 @@ if TYPE_CHECKING:
     from alembic_drill._steps import StepRunner
     from alembic_drill.servers import Database, Server
     from alembic_drill.settings import Settings
+
+#: The session's server, templates, settings and report.
+DRILL_SESSION: pytest.StashKey[DrillSession] = pytest.StashKey()
+#: The checks the generated items run: the settings' selection as the
+#: ``pytest_alembic_drill_modify_checks`` hooks left it, computed once.
+CHECK_PLAN: pytest.StashKey[CheckPlan] = pytest.StashKey()
 
 
 class DrillSession:
