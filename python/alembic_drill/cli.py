@@ -185,9 +185,12 @@ def _run_graph(args: argparse.Namespace) -> int:
 
 
 def _run_check(args: argparse.Namespace) -> int:
+    from alembic_drill._core import ConfigError
     from alembic_drill.drill import Drill
     from alembic_drill.progress import Progress
 
+    if args.checks is not None and not args.checks.strip(", "):
+        raise ConfigError("--checks names no check; leave it out to run them all")
     drill = Drill(
         args.config,
         args.database,
@@ -195,6 +198,10 @@ def _run_check(args: argparse.Namespace) -> int:
         skip=args.skip.split(",") if args.skip else None,
     )
     json_to_stdout = args.json == "-"
+    for flag, path in (("--json", None if json_to_stdout else args.json), ("--junit", args.junit)):
+        if path is not None:
+            _check_writable(flag, Path(path))
+    drill.preflight()
     progress = Progress(sys.stderr)
     try:
         progress.note(f"database: {drill.server.description}")
@@ -205,9 +212,9 @@ def _run_check(args: argparse.Namespace) -> int:
         progress.done()
         drill.close()
     if args.json and not json_to_stdout:
-        Path(args.json).write_text(report.to_json(indent=2) + "\n", encoding="utf-8")
+        _write_atomically(Path(args.json), report.to_json(indent=2) + "\n")
     if args.junit:
-        Path(args.junit).write_text(report.to_junit(), encoding="utf-8")
+        _write_atomically(Path(args.junit), report.to_junit())
     if json_to_stdout:
         sys.stdout.write(report.to_json(indent=2) + "\n")
     else:
@@ -267,6 +274,42 @@ def _write_private(path: str, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text + "\n")
+
+
+def _check_writable(flag: str, path: Path) -> None:
+    """Fails before the run, not after it, when its report could not be written: a
+    temporary file is made (and removed) where the report will go."""
+    from alembic_drill._core import ConfigError
+
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path}: is a folder")
+    try:
+        _temporary_beside(path).unlink()
+    except OSError as exc:
+        raise ConfigError(f"{flag} {path}: cannot be written ({exc.strerror})") from None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Writes a temporary file beside ``path``, then renames it: a crash or a full disk
+    never leaves half a report where a complete one is expected."""
+    temporary = _temporary_beside(path)
+    try:
+        with temporary.open("w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _temporary_beside(path: Path) -> Path:
+    """A new empty file in ``path``'s folder, its mode that of a file open() creates."""
+    import secrets
+
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # O_EXCL: a new file, never one through a link placed there.
+    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    return temporary
 
 
 def _print_findings(history: History, out: TextIO) -> None:

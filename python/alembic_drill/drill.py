@@ -82,6 +82,7 @@ class Drill:
         self.plan = plan
         self._server = server
         self._owns_server = server is None
+        self._history: _core.History | None = None
 
     @property
     def server(self) -> Server:
@@ -90,11 +91,21 @@ class Drill:
             self._server = Server(self.settings.database, config=self.config)
         return self._server
 
+    def preflight(self) -> _core.History:
+        """Loads the history and checks the settings against it (the revisions and the
+        bootstrap they name), without starting a database; raises ``ConfigError``.
+        :meth:`check` calls it first; call it yourself to fail before the server starts."""
+        if self._history is None:
+            history = _core.load_history(self.config)
+            self.settings = self.settings.checked_against(history)
+            self._history = history
+        return self._history
+
     def check(self, *, progress: ProgressCallback | None = None) -> _core.DrillReport:
         """Runs the static checks and every enabled drill check; returns the report."""
         from alembic_drill._steps import DrillHost, StepRunner
 
-        history = _core.load_history(self.config)
+        history = self.preflight()
         runner = StepRunner(self.config, url_env=self.settings.url_env)
         host = DrillHost(runner, bootstrap=self.settings.bootstrap, progress=progress)
         options: dict[str, Any] = {

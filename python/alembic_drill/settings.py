@@ -24,10 +24,13 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic_drill._checks import CheckPlan, known_checks, parse_check_ids, select_checks
 from alembic_drill._core import ConfigError
+
+if TYPE_CHECKING:
+    from alembic_drill._core import History
 
 
 def _every_drill_check() -> tuple[str, ...]:
@@ -51,6 +54,23 @@ class Settings:
     def check_plan(self) -> CheckPlan:
         """The checks these settings run."""
         return select_checks(self.checks, self.skip)
+
+    @property
+    def where(self) -> str:
+        """Where these settings come from, for error messages."""
+        return f"{self.source} [tool.alembic-drill]" if self.source else "alembic-drill settings"
+
+    def checked_against(self, history: History) -> Settings:
+        """These settings once what they name exists: the revisions (in ``history``) and
+        the bootstrap. A ``.sql`` bootstrap is made absolute: relative to the
+        pyproject.toml that holds the settings, else to the Alembic configuration's
+        folder, never to the current folder. Raises ``ConfigError`` (before any database
+        starts)."""
+        _check_revisions(self, history)
+        if self.bootstrap is None:
+            return self
+        base = Path(self.source or history.config_file).parent
+        return replace(self, bootstrap=_checked_bootstrap(self.bootstrap, base, self.where))
 
     def override(self, **values: Any) -> Settings:
         """These settings with every non-None value replaced (flags win)."""
@@ -127,3 +147,46 @@ def _seeds(value: Any, where: str) -> dict[str, dict[str, list[dict[str, Any]]]]
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
                 raise ConfigError(problem)
     return value
+
+
+def _check_revisions(settings: Settings, history: History) -> None:
+    from alembic_drill._core import RevisionError
+
+    hint = f"not a revision of {history.config_file} (`alembic-drill graph` lists them)"
+    if settings.oldest_downgrade is not None:
+        try:
+            history.get(settings.oldest_downgrade)
+        except RevisionError:
+            raise ConfigError(
+                f"{settings.where}: oldest_downgrade {settings.oldest_downgrade!r} is {hint}"
+            ) from None
+    for key, revisions in (("skip_revisions", settings.skip_revisions), ("seeds", settings.seeds)):
+        unknown = [r for r in revisions if r not in history]
+        if unknown:
+            names = ", ".join(repr(r) for r in unknown)
+            raise ConfigError(f"{settings.where}: {key} names {names}: {hint}")
+
+
+def _checked_bootstrap(bootstrap: str, base: Path, where: str) -> str:
+    if bootstrap.endswith(".sql"):
+        path = base / bootstrap
+        if not path.is_file():
+            raise ConfigError(f"{where}: bootstrap file {path} does not exist")
+        return str(path.resolve())
+    module, _, function = bootstrap.partition(":")
+    if not function:
+        raise ConfigError(
+            f"{where}: bootstrap {bootstrap!r}: name a callable as package.module:function "
+            "or a .sql file"
+        )
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package is missing
+        found = False
+    except ValueError:  # an empty or relative name
+        found = False
+    if not found:
+        raise ConfigError(f"{where}: bootstrap module {module!r} cannot be imported")
+    return bootstrap
