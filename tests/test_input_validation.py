@@ -1,4 +1,5 @@
-"""Bad input is found before any database starts: exit 2 and one line on the command line."""
+"""Bad input is found before any database starts: exit 2 and one line on the command line,
+one usage error in the pytest plugin."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from drill_support import INI, drill_project
+from drill_support import ENV_CONNECTION, INI, drill_project
 
 from alembic_drill import ConfigError, Drill
-from conftest import Project, Run
+from conftest import Project, Run, script
 
 
 def runnable(project: Project, settings: str = "") -> Project:
@@ -166,3 +167,72 @@ def test_unknown_check_id_in_an_argument_names_the_valid_ones(project: Project) 
     runnable(project)
     with pytest.raises(ConfigError, match=r"unknown check\(s\) upgrade-faild; known: upgrade-"):
         Drill(project.ini, checks=["upgrade-faild"])
+
+
+# -- the pytest plugin --------------------------------------------------------------------
+
+pytest_plugins = ["pytester"]
+
+
+def plugin_project(pytester: pytest.Pytester) -> None:
+    root = pytester.path
+    versions = root / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (root / "alembic.ini").write_text(INI.format(url="sqlite:///app.db"))
+    (root / "migrations" / "env.py").write_text(
+        textwrap.dedent(ENV_CONNECTION).replace("{models_import}", "target_metadata = None")
+    )
+    (versions / "a1_first.py").write_text(script("a1a1a1a1a1a1", None))
+    (versions / "b2_second.py").write_text(script("b2b2b2b2b2b2", "a1a1a1a1a1a1"))
+    pytester.makepyfile("def test_one(drill_db):\n    pass\n\ndef test_two(drill_db):\n    pass\n")
+
+
+def one_usage_error(result: pytest.RunResult, *expected: str) -> None:
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str() + result.stderr.str()
+    output = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in output
+    assert " passed" not in output and " failed" not in output and " error" not in output
+    for text in expected:
+        assert output.count(text) == 1, output
+
+
+@pytest.mark.parametrize("where", ["option", "ini"])
+def test_plugin_config_that_is_not_a_project(pytester: pytest.Pytester, where: str) -> None:
+    plugin_project(pytester)
+    if where == "option":
+        result = pytester.runpytest_subprocess("--alembic-drill-config=nowhere")
+    else:
+        pytester.makeini("[pytest]\nalembic_drill_config = nowhere\n")
+        result = pytester.runpytest_subprocess()
+    one_usage_error(result, "--alembic-drill-config:", "nowhere: no such file or folder")
+
+
+@pytest.mark.parametrize("generated", [True, False], ids=["generated-checks", "fixtures"])
+def test_plugin_database_spec_that_is_not_one(pytester: pytest.Pytester, generated: bool) -> None:
+    plugin_project(pytester)
+    args = ["--alembic-drill-database=bogus"] + (["--alembic-drill"] if generated else [])
+    result = pytester.runpytest_subprocess(*args)
+    one_usage_error(result, "alembic-drill: invalid database spec")
+
+
+def test_plugin_settings_naming_an_unknown_revision(pytester: pytest.Pytester) -> None:
+    plugin_project(pytester)
+    (pytester.path / "pyproject.toml").write_text(
+        '[tool.alembic-drill]\noldest_downgrade = "ffffffffffff"\n'
+    )
+    result = pytester.runpytest_subprocess("--alembic-drill")
+    one_usage_error(result, "oldest_downgrade 'ffffffffffff' is not a revision")
+
+
+def test_plugin_hook_naming_an_unknown_check(pytester: pytest.Pytester) -> None:
+    plugin_project(pytester)
+    pytester.makeconftest(
+        """
+        def pytest_alembic_drill_modify_checks(config, checks):
+            checks.append("model-drfit")
+        """
+    )
+    result = pytester.runpytest_subprocess("--alembic-drill")
+    one_usage_error(
+        result, "pytest_alembic_drill_modify_checks: unknown check(s) model-drfit; known: "
+    )

@@ -51,6 +51,7 @@ def pytest_collection_modifyitems(
         return
     from alembic_drill.pytest_plugin.items import DrillCollector
 
+    drill.prepare()
     collector = DrillCollector.from_parent(session, name="alembic-drill", drill=drill)
     items.extend(collector.collect())
 

@@ -47,6 +47,18 @@ class DrillSession:
             self._settings = load_settings(self.options.config)
         return self._settings
 
+    def prepare(self) -> None:
+        """Loads what the generated checks need and checks it (the history, the settings
+        and the revisions and bootstrap they name, the check plan) before any item runs:
+        a mistake there is one usage error, not an internal error or a failure per item."""
+        from alembic_drill._core import AlembicDrillError
+
+        try:
+            self._settings = self.settings.checked_against(self.history)
+        except AlembicDrillError as exc:
+            raise pytest.UsageError(f"alembic-drill: {exc}") from None
+        self.check_plan()
+
     def check_plan(self) -> CheckPlan:
         """The drill checks the generated items run: the settings' selection, then the
         ``pytest_alembic_drill_modify_checks`` hooks. Computed once, kept on the stash."""
@@ -62,7 +74,7 @@ class DrillSession:
                 # reads the history's findings, whatever `skip` says.
                 plan = CheckPlan(()).with_drill(checks, "pytest_alembic_drill_modify_checks")
             except ConfigError as exc:
-                raise pytest.UsageError(str(exc)) from None
+                raise pytest.UsageError(f"alembic-drill: {exc}") from None
             self.config.stash[CHECK_PLAN] = plan
         return plan
 
@@ -85,6 +97,7 @@ class DrillSession:
     @property
     def server(self) -> Server:
         if self._server is None:
+            from alembic_drill._core import SpecError
             from alembic_drill.servers import Server
 
             spec = self.config.hook.pytest_alembic_drill_database(config=self.config)
@@ -93,9 +106,14 @@ class DrillSession:
             # makes its own databases in it. The controller stops it at the end if this
             # run started it.
             shared = self.worker_id is not None
-            server = Server(
-                spec, keep=shared or self.options.keep_server, config=self.options.config
-            )
+            try:
+                server = Server(
+                    spec, keep=shared or self.options.keep_server, config=self.options.config
+                )
+            except SpecError as exc:
+                # Found only when the server starts (the spec is parsed there): end the
+                # session with one usage error instead of failing every test that follows.
+                pytest.exit(f"alembic-drill: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
             if shared and not server.reused and not self.options.keep_server:
                 xdist_started(os.getppid(), spec)
             self._server = server
