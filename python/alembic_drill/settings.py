@@ -7,8 +7,9 @@ database = "docker:postgres:16-alpine"   # the spec to rehearse on (default: aut
 checks = ["upgrade-failed", "roundtrip-failed"]  # run only these (default: all)
 skip = ["model-drift"]                    # never run these
 url_env = "DATABASE_URL"                  # env.py reads the URL from this variable
-bootstrap = "myapp.db:create_base_tables" # callable(connection), or a .sql file, run on
-                                          # each fresh database before the walk
+bootstrap = "myapp.db:create_base_tables" # callable(connection), or a .sql file (found
+                                          # from this file's folder), run on each fresh
+                                          # database before the walk
 oldest_downgrade = "1a2b3c4d5e6f"         # downgrades at or below it are not required
 
 [tool.alembic-drill.skip_revisions]        # revision = reason
