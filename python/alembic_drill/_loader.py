@@ -18,16 +18,13 @@ import ast
 import importlib.util
 import os
 import re
-import sys
 import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from alembic_drill._core import ConfigError
-
-INI_NAME = "alembic.ini"
-PYPROJECT_NAME = "pyproject.toml"
+from alembic_drill._project import Project, find_project
 
 # The same file filters Alembic applies (alembic/script/base.py): Emacs lock files and
 # __init__ are skipped; with `sourceless`, compiled files count too.
@@ -44,8 +41,8 @@ def load_project(path: str | None) -> dict[str, Any]:
     revisions that loaded, and the scripts that did not (with path, line and reason).
     Raises ``ConfigError`` when ``path`` is not an Alembic project.
     """
-    ini_file, toml_file = find_config(Path(path) if path else Path.cwd())
-    script = _script_directory(ini_file, toml_file)
+    project = find_project(path)
+    script = _script_directory(project)
     locations = [Path(p) for p in script._version_locations]
     sourceless = bool(getattr(script, "sourceless", False))
     recursive = bool(getattr(script, "recursive_version_locations", False))
@@ -70,7 +67,7 @@ def load_project(path: str | None) -> dict[str, Any]:
                 revisions.append(loaded)
 
     return {
-        "config_file": str(ini_file or toml_file),
+        "config_file": str(project.config_file),
         "script_location": str(Path(script.dir).resolve()),
         "version_locations": [str(p) for p in locations],
         "revisions": revisions,
@@ -78,86 +75,21 @@ def load_project(path: str | None) -> dict[str, Any]:
     }
 
 
-def find_config(path: Path) -> tuple[Path | None, Path | None]:
-    """Resolves ``path`` (an ini file, a pyproject.toml or a folder) to (ini, toml) files."""
-    if not path.exists():
-        raise ConfigError(
-            f"{path}: no such file or folder; pass -c with an alembic.ini, "
-            "a pyproject.toml with [tool.alembic] or the folder holding one"
-        )
-    if path.is_dir():
-        ini = path / INI_NAME
-        pyproject = path / PYPROJECT_NAME
-        toml = pyproject.resolve() if _has_tool_alembic(pyproject) else None
-        if ini.is_file():
-            return ini.resolve(), toml
-        if toml:
-            return None, toml
-        raise ConfigError(
-            f"{path}: not an Alembic project (no {INI_NAME} and no {PYPROJECT_NAME} with "
-            "[tool.alembic]); pass -c with the right path, or run `alembic init` to create one"
-        )
-    if path.name.endswith(".toml"):
-        if not _has_tool_alembic(path):
-            raise ConfigError(
-                f"{path}: has no [tool.alembic] table; pass -c with your "
-                f"{INI_NAME} instead, or add [tool.alembic] with script_location"
-            )
-        ini = path.parent / INI_NAME
-        return (ini.resolve() if ini.is_file() else None), path.resolve()
-    sibling_toml = path.parent / PYPROJECT_NAME
-    toml_or_none = sibling_toml.resolve() if _has_tool_alembic(sibling_toml) else None
-    return path.resolve(), toml_or_none
-
-
-def _has_tool_alembic(toml: Path) -> bool:
-    if not toml.is_file():
-        return False
-    data = _read_toml(toml)
-    tool = data.get("tool")
-    return isinstance(tool, dict) and "alembic" in tool
-
-
-def _read_toml(toml: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.9/3.10
-        import tomli as tomllib
-    try:
-        with toml.open("rb") as f:
-            return tomllib.load(f)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{toml}: not valid TOML ({exc}); fix the file") from None
-
-
-def _script_directory(ini: Path | None, toml: Path | None) -> Any:
+def _script_directory(project: Project) -> Any:
     """Alembic's own reading of the configuration, with its errors made ours."""
     import configparser
 
-    from alembic.config import Config
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
 
-    where = ini or toml
-    kwargs: dict[str, Any] = {}
-    if toml is not None:
-        kwargs["toml_file"] = str(toml)
     try:
-        config = Config(str(ini) if ini else None, **kwargs)
-        return ScriptDirectory.from_config(config)
-    except TypeError as exc:
-        if "toml_file" in str(exc):
-            raise ConfigError(
-                f"{toml}: [tool.alembic] needs alembic >= 1.16; upgrade "
-                "alembic or use an alembic.ini"
-            ) from None
-        raise
+        return ScriptDirectory.from_config(project.alembic_config())
     except configparser.Error as exc:
         raise ConfigError(
-            f"{where}: cannot be read as an ini file: {_one_line(str(exc))}"
+            f"{project.config_file}: cannot be read as an ini file: {_one_line(str(exc))}"
         ) from None
     except CommandError as exc:
-        raise ConfigError(f"{where}: {_one_line(str(exc))}") from None
+        raise ConfigError(f"{project.config_file}: {_one_line(str(exc))}") from None
 
 
 def _list_scripts(location: Path, recursive: bool, sourceless: bool) -> list[Path]:

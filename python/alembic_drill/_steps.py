@@ -33,7 +33,7 @@ from alembic_drill import _drivers, _env_runner
 from alembic_drill._core import AlembicDrillError
 from alembic_drill._engines import EngineCache, count_connections
 from alembic_drill._guard import ForeignDatabaseError, guarded
-from alembic_drill._loader import find_config
+from alembic_drill._project import find_project
 
 __all__ = [
     "DrillHost",
@@ -116,12 +116,9 @@ class StepRunner:
         url_env: str | None = None,
         env_runner: str = "auto",
     ) -> None:
-        from alembic.config import Config
         from alembic.script import ScriptDirectory
 
-        ini, toml = find_config(Path(config) if config else Path.cwd())
-        kwargs: dict[str, Any] = {"toml_file": str(toml)} if toml else {}
-        self.config = Config(str(ini) if ini else None, ini_section=section, **kwargs)
+        self.config = find_project(config).alembic_config(section)
         self.project_url = self.config.get_main_option("sqlalchemy.url")
         self.script = ScriptDirectory.from_config(self.config)
         self.url_env = url_env

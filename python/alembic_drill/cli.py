@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from alembic_drill._format import format_finding, plural
+
 if TYPE_CHECKING:
-    from alembic_drill._core import Finding, History
+    from alembic_drill._core import History
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -183,9 +185,12 @@ def _run_graph(args: argparse.Namespace) -> int:
 
 
 def _run_check(args: argparse.Namespace) -> int:
+    from alembic_drill._core import ConfigError
     from alembic_drill.drill import Drill
     from alembic_drill.progress import Progress
 
+    if args.checks is not None and not args.checks.strip(", "):
+        raise ConfigError("--checks names no check; leave it out to run them all")
     drill = Drill(
         args.config,
         args.database,
@@ -193,6 +198,10 @@ def _run_check(args: argparse.Namespace) -> int:
         skip=args.skip.split(",") if args.skip else None,
     )
     json_to_stdout = args.json == "-"
+    for flag, path in (("--json", None if json_to_stdout else args.json), ("--junit", args.junit)):
+        if path is not None:
+            _check_writable(flag, Path(path))
+    drill.preflight()
     progress = Progress(sys.stderr)
     try:
         progress.note(f"database: {drill.server.description}")
@@ -203,9 +212,9 @@ def _run_check(args: argparse.Namespace) -> int:
         progress.done()
         drill.close()
     if args.json and not json_to_stdout:
-        Path(args.json).write_text(report.to_json(indent=2) + "\n", encoding="utf-8")
+        _write_atomically(Path(args.json), report.to_json(indent=2) + "\n")
     if args.junit:
-        Path(args.junit).write_text(report.to_junit(), encoding="utf-8")
+        _write_atomically(Path(args.junit), report.to_junit())
     if json_to_stdout:
         sys.stdout.write(report.to_json(indent=2) + "\n")
     else:
@@ -267,42 +276,54 @@ def _write_private(path: str, text: str) -> None:
         f.write(text + "\n")
 
 
+def _check_writable(flag: str, path: Path) -> None:
+    """Fails before the run, not after it, when its report could not be written: a
+    temporary file is made (and removed) where the report will go."""
+    from alembic_drill._core import ConfigError
+
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path}: is a folder")
+    try:
+        _temporary_beside(path).unlink()
+    except OSError as exc:
+        raise ConfigError(f"{flag} {path}: cannot be written ({exc.strerror})") from None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Writes a temporary file beside ``path``, then renames it: a crash or a full disk
+    never leaves half a report where a complete one is expected."""
+    temporary = _temporary_beside(path)
+    try:
+        with temporary.open("w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _temporary_beside(path: Path) -> Path:
+    """A new empty file in ``path``'s folder, its mode that of a file open() creates."""
+    import secrets
+
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # O_EXCL: a new file, never one through a link placed there.
+    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    return temporary
+
+
 def _print_findings(history: History, out: TextIO) -> None:
     findings = history.findings
     for finding in findings:
-        out.write(_format_finding(finding) + "\n")
+        out.write(format_finding(finding) + "\n")
     counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
     heads = ", ".join(history.heads) or "none"
     verdict = "ok" if history.ok else "failed"
     out.write(
         f"{verdict}: {len(history)} revisions, heads: {heads}; "
-        f"{_plural(counts['error'], 'error')}, {_plural(counts['warning'], 'warning')}, "
+        f"{plural(counts['error'], 'error')}, {plural(counts['warning'], 'warning')}, "
         f"{counts['info']} info\n"
     )
-
-
-def _format_finding(finding: Finding) -> str:
-    """``path:line: severity[check] revision: message``, like a compiler's diagnostics;
-    continuation lines of a message (a schema diff) are indented under it."""
-    where = _display_path(finding.path) if finding.path else "<history>"
-    if finding.line:
-        where += f":{finding.line}"
-    revision = f" {finding.revision}:" if finding.revision else ""
-    message = finding.message.replace("\n", "\n    ")
-    return f"{where}: {finding.severity}[{finding.check}]{revision} {message}"
-
-
-def _display_path(path: str) -> str:
-    """Relative to the current folder when inside it: shorter, and clickable in terminals."""
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return path
-    return path if relative.startswith(os.pardir) else relative
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 if __name__ == "__main__":

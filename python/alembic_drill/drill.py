@@ -15,8 +15,9 @@ from types import TracebackType
 from typing import Any
 
 from alembic_drill import _core
+from alembic_drill._checks import CheckPlan
 from alembic_drill.servers import Server
-from alembic_drill.settings import DRILL_CHECKS, STATIC_CHECKS, Settings, load_settings
+from alembic_drill.settings import Settings, load_settings
 
 #: progress(index, total, revision, activity)
 ProgressCallback = Callable[[int, int, str, str], None]
@@ -41,8 +42,8 @@ class Drill:
         oldest_downgrade: str | None = None,
         server: Server | None = None,
     ) -> None:
-        self.config = Path(config) if config is not None else Path.cwd()
-        self.settings: Settings = load_settings(self.config).override(
+        path = _project_path(config)
+        settings = load_settings(path).override(
             database=database,
             checks=tuple(checks) if checks is not None else None,
             skip=tuple(skip) if skip is not None else None,
@@ -50,8 +51,38 @@ class Drill:
             bootstrap=bootstrap,
             oldest_downgrade=oldest_downgrade,
         )
+        self._adopt(path, settings, settings.check_plan, server)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        config: str | os.PathLike[str] | None = None,
+        *,
+        plan: CheckPlan | None = None,
+        server: Server | None = None,
+    ) -> Drill:
+        """A drill on settings the caller has loaded already (the pytest plugin loads them
+        once per session); ``plan`` replaces the checks the settings select."""
+        drill = cls.__new__(cls)
+        drill._adopt(
+            _project_path(config),
+            settings,
+            plan if plan is not None else settings.check_plan,
+            server,
+        )
+        return drill
+
+    def _adopt(
+        self, config: Path, settings: Settings, plan: CheckPlan, server: Server | None
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        #: The checks :meth:`check` runs.
+        self.plan = plan
         self._server = server
         self._owns_server = server is None
+        self._history: _core.History | None = None
 
     @property
     def server(self) -> Server:
@@ -60,17 +91,25 @@ class Drill:
             self._server = Server(self.settings.database, config=self.config)
         return self._server
 
+    def preflight(self) -> _core.History:
+        """Loads the history and checks the settings against it (the revisions and the
+        bootstrap they name), without starting a database; raises ``ConfigError``.
+        :meth:`check` calls it first; call it yourself to fail before the server starts."""
+        if self._history is None:
+            history = _core.load_history(self.config)
+            self.settings = self.settings.checked_against(history)
+            self._history = history
+        return self._history
+
     def check(self, *, progress: ProgressCallback | None = None) -> _core.DrillReport:
         """Runs the static checks and every enabled drill check; returns the report."""
         from alembic_drill._steps import DrillHost, StepRunner
 
-        history = _core.load_history(self.config)
+        history = self.preflight()
         runner = StepRunner(self.config, url_env=self.settings.url_env)
         host = DrillHost(runner, bootstrap=self.settings.bootstrap, progress=progress)
-        skip = set(self.settings.skip)
         options: dict[str, Any] = {
-            "checks": [c for c in self.settings.checks if c not in skip and c in DRILL_CHECKS],
-            "skip_findings": sorted(skip & set(STATIC_CHECKS)),
+            **self.plan.core_options(),
             "skip_revisions": dict(self.settings.skip_revisions),
             "oldest_downgrade": self.settings.oldest_downgrade,
             "seeds": self.settings.seeds,
@@ -99,3 +138,7 @@ class Drill:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _project_path(config: str | os.PathLike[str] | None) -> Path:
+    return Path(config) if config is not None else Path.cwd()

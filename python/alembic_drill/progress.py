@@ -6,6 +6,8 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, TextIO
 
+from alembic_drill._format import format_finding
+
 if TYPE_CHECKING:
     from alembic_drill._core import DrillReport
 
@@ -50,8 +52,6 @@ class Progress:
 
 def print_report(report: DrillReport, out: TextIO) -> None:
     """A summary table per check, the findings, and a verdict line."""
-    from alembic_drill.cli import _format_finding
-
     data = report.to_dict()
     passed: Counter[str] = Counter()
     failed: Counter[str] = Counter()
@@ -75,7 +75,7 @@ def print_report(report: DrillReport, out: TextIO) -> None:
             )
         out.write("\n")
     for finding in report.findings:
-        out.write(_format_finding(finding) + "\n")
+        out.write(format_finding(finding) + "\n")
     summary = data["summary"]
     steps = len(data["steps"])
     verdict = "ok" if report.ok else "failed"

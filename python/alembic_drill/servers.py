@@ -19,11 +19,11 @@ import signal
 import threading
 import weakref
 from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
 from alembic_drill import _core
+from alembic_drill._project import find_project
 
 __all__ = ["Database", "Server", "list_servers", "reap_stale_servers", "stop_kept_servers"]
 
@@ -179,14 +179,7 @@ def _project_url(config: str | os.PathLike[str] | None) -> str | None:
     """The project's ``sqlalchemy.url`` (for ``auto``), or None when it names none."""
     if config is None:
         return None
-    from alembic.config import Config
-
-    from alembic_drill._loader import find_config
-
-    ini, toml = find_config(Path(config))
-    kwargs: dict[str, Any] = {"toml_file": str(toml)} if toml else {}
-    url = Config(str(ini) if ini else None, **kwargs).get_main_option("sqlalchemy.url")
-    return url or None
+    return find_project(config).sqlalchemy_url()
 
 
 # Cleanup: every live server is stopped at exit and on SIGTERM, so that a CI job that is

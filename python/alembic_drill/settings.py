@@ -7,8 +7,9 @@ database = "docker:postgres:16-alpine"   # the spec to rehearse on (default: aut
 checks = ["upgrade-failed", "roundtrip-failed"]  # run only these (default: all)
 skip = ["model-drift"]                    # never run these
 url_env = "DATABASE_URL"                  # env.py reads the URL from this variable
-bootstrap = "myapp.db:create_base_tables" # callable(connection), or a .sql file, run on
-                                          # each fresh database before the walk
+bootstrap = "myapp.db:create_base_tables" # callable(connection), or a .sql file (found
+                                          # from this file's folder), run on each fresh
+                                          # database before the walk
 oldest_downgrade = "1a2b3c4d5e6f"         # downgrades at or below it are not required
 
 [tool.alembic-drill.skip_revisions]        # revision = reason
@@ -24,19 +25,23 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic_drill import _core
+from alembic_drill._checks import CheckPlan, known_checks, parse_check_ids, select_checks
 from alembic_drill._core import ConfigError
 
-DRILL_CHECKS = tuple(_core.DRILL_CHECKS)
-STATIC_CHECKS = tuple(_core.STATIC_CHECKS)
+if TYPE_CHECKING:
+    from alembic_drill._core import History
+
+
+def _every_drill_check() -> tuple[str, ...]:
+    return known_checks().drill
 
 
 @dataclass(frozen=True)
 class Settings:
     database: str = "auto"
-    checks: tuple[str, ...] = DRILL_CHECKS
+    checks: tuple[str, ...] = field(default_factory=_every_drill_check)
     skip: tuple[str, ...] = ()
     url_env: str | None = None
     bootstrap: str | None = None
@@ -47,15 +52,33 @@ class Settings:
     source: str | None = None
 
     @property
-    def enabled_checks(self) -> tuple[str, ...]:
-        return tuple(c for c in self.checks if c not in self.skip)
+    def check_plan(self) -> CheckPlan:
+        """The checks these settings run."""
+        return select_checks(self.checks, self.skip)
+
+    @property
+    def where(self) -> str:
+        """Where these settings come from, for error messages."""
+        return f"{self.source} [tool.alembic-drill]" if self.source else "alembic-drill settings"
+
+    def checked_against(self, history: History) -> Settings:
+        """These settings once what they name exists: the revisions (in ``history``) and
+        the bootstrap. A ``.sql`` bootstrap is made absolute: relative to the
+        pyproject.toml that holds the settings, else to the Alembic configuration's
+        folder, never to the current folder. Raises ``ConfigError`` (before any database
+        starts)."""
+        _check_revisions(self, history)
+        if self.bootstrap is None:
+            return self
+        base = Path(self.source or history.config_file).parent
+        return replace(self, bootstrap=_checked_bootstrap(self.bootstrap, base, self.where))
 
     def override(self, **values: Any) -> Settings:
         """These settings with every non-None value replaced (flags win)."""
         given = {k: v for k, v in values.items() if v is not None}
         for key in ("checks", "skip"):
             if key in given:
-                given[key] = tuple(_check_ids(given[key], key, "the command line"))
+                given[key] = parse_check_ids(given[key], key, "the command line")
         return replace(self, **given)
 
 
@@ -103,7 +126,7 @@ def _parse(table: Any, path: Path) -> Settings:
             values[key] = table[key]
     for key in ("checks", "skip"):
         if key in table:
-            values[key] = tuple(_check_ids(table[key], key, where))
+            values[key] = parse_check_ids(table[key], key, where)
     if "skip_revisions" in table:
         skips = table["skip_revisions"]
         if not isinstance(skips, dict) or not all(isinstance(v, str) for v in skips.values()):
@@ -112,20 +135,6 @@ def _parse(table: Any, path: Path) -> Settings:
     if "seeds" in table:
         values["seeds"] = _seeds(table["seeds"], where)
     return Settings(**values)
-
-
-def _check_ids(value: Any, key: str, where: str) -> list[str]:
-    if isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where}: {key} must be a list of check ids")
-    allowed = DRILL_CHECKS if key == "checks" else DRILL_CHECKS + STATIC_CHECKS
-    unknown = [v for v in value if v not in allowed]
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown check(s) {', '.join(unknown)}; known: {', '.join(allowed)}"
-        )
-    return list(value)
 
 
 def _seeds(value: Any, where: str) -> dict[str, dict[str, list[dict[str, Any]]]]:
@@ -139,3 +148,46 @@ def _seeds(value: Any, where: str) -> dict[str, dict[str, list[dict[str, Any]]]]
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
                 raise ConfigError(problem)
     return value
+
+
+def _check_revisions(settings: Settings, history: History) -> None:
+    from alembic_drill._core import RevisionError
+
+    hint = f"not a revision of {history.config_file} (`alembic-drill graph` lists them)"
+    if settings.oldest_downgrade is not None:
+        try:
+            history.get(settings.oldest_downgrade)
+        except RevisionError:
+            raise ConfigError(
+                f"{settings.where}: oldest_downgrade {settings.oldest_downgrade!r} is {hint}"
+            ) from None
+    for key, revisions in (("skip_revisions", settings.skip_revisions), ("seeds", settings.seeds)):
+        unknown = [r for r in revisions if r not in history]
+        if unknown:
+            names = ", ".join(repr(r) for r in unknown)
+            raise ConfigError(f"{settings.where}: {key} names {names}: {hint}")
+
+
+def _checked_bootstrap(bootstrap: str, base: Path, where: str) -> str:
+    if bootstrap.endswith(".sql"):
+        path = base / bootstrap
+        if not path.is_file():
+            raise ConfigError(f"{where}: bootstrap file {path} does not exist")
+        return str(path.resolve())
+    module, _, function = bootstrap.partition(":")
+    if not function:
+        raise ConfigError(
+            f"{where}: bootstrap {bootstrap!r}: name a callable as package.module:function "
+            "or a .sql file"
+        )
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package is missing
+        found = False
+    except ValueError:  # an empty or relative name
+        found = False
+    if not found:
+        raise ConfigError(f"{where}: bootstrap module {module!r} cannot be imported")
+    return bootstrap

@@ -9,18 +9,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from alembic_drill.pytest_plugin.session import DRILL_SESSION, DrillSession
+
 if TYPE_CHECKING:
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
     from alembic_drill.pytest_plugin.runner import MigrationRunner
-    from alembic_drill.pytest_plugin.session import DrillSession
     from alembic_drill.servers import Database, Server
 
 
 def _session(config: pytest.Config) -> DrillSession:
-    from alembic_drill.pytest_plugin import DRILL_SESSION
-
     return config.stash[DRILL_SESSION]
 
 

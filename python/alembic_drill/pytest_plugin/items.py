@@ -23,19 +23,17 @@ class DrillCollector(pytest.Collector):
         self.drill = drill
 
     def collect(self) -> list[pytest.Item]:
-        from alembic_drill.settings import STATIC_CHECKS, load_settings
+        from alembic_drill._checks import known_checks
 
         history = self.drill.history
         items: list[pytest.Item] = []
-        for check in STATIC_CHECKS:
+        for check in known_checks().static:
             items.append(
                 DrillItem.from_parent(
                     self, name=f"lint[{check}]", check=check, revision=None, static=True
                 )
             )
-        checks = list(load_settings(self.drill.options.config).enabled_checks)
-        self.config.hook.pytest_alembic_drill_modify_checks(config=self.config, checks=checks)
-        for check in checks:
+        for check in self.drill.check_plan().drill:
             if check == "model-drift":
                 items.append(
                     DrillItem.from_parent(
@@ -92,9 +90,9 @@ class DrillItem(pytest.Item):
                 if f.check == self.check and f.revision == self.revision and f.severity == "error"
             ]
         if errors:
-            from alembic_drill.cli import _format_finding
+            from alembic_drill._format import format_finding
 
-            raise DrillCheckFailed("\n".join(_format_finding(f) for f in errors))
+            raise DrillCheckFailed("\n".join(format_finding(f) for f in errors))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, DrillCheckFailed):

@@ -71,8 +71,22 @@ def resolve(config: pytest.Config) -> PluginOptions:
     project = Path(path) if path else Path(config.rootpath)
     if not project.is_absolute():
         project = Path(config.rootpath) / project
+    if path:
+        _check_project(project)
     database = config.getoption("alembic_drill_database") or config.getini(INI_DATABASE)
     keep = config.getoption("alembic_drill_keep_server")
     if keep is None:
         keep = bool(config.getini(INI_KEEP))
     return PluginOptions(bool(enabled), project, database or None, bool(keep))
+
+
+def _check_project(project: Path) -> None:
+    """A project named explicitly must be one: one usage error now, rather than an
+    internal error at collection or a failure in every test that uses a fixture."""
+    from alembic_drill._core import ConfigError
+    from alembic_drill._project import find_project
+
+    try:
+        find_project(project)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"--alembic-drill-config: {exc}") from None

@@ -7,16 +7,24 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from alembic_drill.pytest_plugin.options import PluginOptions
 
 if TYPE_CHECKING:
+    from alembic_drill._checks import CheckPlan
     from alembic_drill._core import DrillReport, History
     from alembic_drill._steps import StepRunner
     from alembic_drill.servers import Database, Server
+    from alembic_drill.settings import Settings
+
+#: The session's server, templates, settings and report.
+DRILL_SESSION: pytest.StashKey[DrillSession] = pytest.StashKey()
+#: The checks the generated items run: the settings' selection as the
+#: ``pytest_alembic_drill_modify_checks`` hooks left it, computed once.
+CHECK_PLAN: pytest.StashKey[CheckPlan] = pytest.StashKey()
 
 
 class DrillSession:
@@ -26,8 +34,49 @@ class DrillSession:
         self._server: Server | None = None
         self._runner: StepRunner | None = None
         self._history: History | None = None
+        self._settings: Settings | None = None
         self._report: DrillReport | None = None
         self._templates: dict[str, Database] = {}
+
+    @property
+    def settings(self) -> Settings:
+        """``[tool.alembic-drill]`` of the project, read once per session."""
+        if self._settings is None:
+            from alembic_drill.settings import load_settings
+
+            self._settings = load_settings(self.options.config)
+        return self._settings
+
+    def prepare(self) -> None:
+        """Loads what the generated checks need and checks it (the history, the settings
+        and the revisions and bootstrap they name, the check plan) before any item runs:
+        a mistake there is one usage error, not an internal error or a failure per item."""
+        from alembic_drill._core import AlembicDrillError
+
+        try:
+            self._settings = self.settings.checked_against(self.history)
+        except AlembicDrillError as exc:
+            raise pytest.UsageError(f"alembic-drill: {exc}") from None
+        self.check_plan()
+
+    def check_plan(self) -> CheckPlan:
+        """The drill checks the generated items run: the settings' selection, then the
+        ``pytest_alembic_drill_modify_checks`` hooks. Computed once, kept on the stash."""
+        plan = self.config.stash.get(CHECK_PLAN, None)
+        if plan is None:
+            from alembic_drill._checks import CheckPlan
+            from alembic_drill._core import ConfigError
+
+            checks = list(self.settings.check_plan.drill)
+            self.config.hook.pytest_alembic_drill_modify_checks(config=self.config, checks=checks)
+            try:
+                # Static checks are not part of it: every one has its lint item, which
+                # reads the history's findings, whatever `skip` says.
+                plan = CheckPlan(()).with_drill(checks, "pytest_alembic_drill_modify_checks")
+            except ConfigError as exc:
+                raise pytest.UsageError(f"alembic-drill: {exc}") from None
+            self.config.stash[CHECK_PLAN] = plan
+        return plan
 
     @property
     def history(self) -> History:
@@ -41,27 +90,30 @@ class DrillSession:
     def runner(self) -> StepRunner:
         if self._runner is None:
             from alembic_drill._steps import StepRunner
-            from alembic_drill.settings import load_settings
 
-            settings = load_settings(self.options.config)
-            self._runner = StepRunner(self.options.config, url_env=settings.url_env)
+            self._runner = StepRunner(self.options.config, url_env=self.settings.url_env)
         return self._runner
 
     @property
     def server(self) -> Server:
         if self._server is None:
+            from alembic_drill._core import SpecError
             from alembic_drill.servers import Server
-            from alembic_drill.settings import load_settings
 
             spec = self.config.hook.pytest_alembic_drill_database(config=self.config)
-            spec = spec or self.options.database or load_settings(self.options.config).database
+            spec = spec or self.options.database or self.settings.database
             # pytest-xdist workers share one kept server (no duplicate containers); each
             # makes its own databases in it. The controller stops it at the end if this
             # run started it.
             shared = self.worker_id is not None
-            server = Server(
-                spec, keep=shared or self.options.keep_server, config=self.options.config
-            )
+            try:
+                server = Server(
+                    spec, keep=shared or self.options.keep_server, config=self.options.config
+                )
+            except SpecError as exc:
+                # Found only when the server starts (the spec is parsed there): end the
+                # session with one usage error instead of failing every test that follows.
+                pytest.exit(f"alembic-drill: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
             if shared and not server.reused and not self.options.keep_server:
                 xdist_started(os.getppid(), spec)
             self._server = server
@@ -96,12 +148,11 @@ class DrillSession:
     def report(self) -> DrillReport:
         """The drill report, run once for all generated check items."""
         if self._report is None:
+            from dataclasses import replace
+
             from alembic_drill.drill import Drill
 
-            drill = Drill(self.options.config, server=self.server)
-            checks = [c for c in drill.settings.enabled_checks]
-            self.config.hook.pytest_alembic_drill_modify_checks(config=self.config, checks=checks)
-            seeds = dict(drill.settings.seeds)
+            seeds = dict(self.settings.seeds)
             for revision in self.history.order:
                 for rows in self.config.hook.pytest_alembic_drill_seed_rows(
                     config=self.config, revision=revision
@@ -111,8 +162,12 @@ class DrillSession:
                         for table, table_rows in rows.items():
                             merged[table] = [*merged.get(table, []), *table_rows]
                         seeds[revision] = merged
-            drill.settings = drill.settings.override(checks=tuple(checks), skip=())
-            drill.settings = _with_seeds(drill.settings, seeds)
+            drill = Drill.from_settings(
+                replace(self.settings, seeds=seeds),
+                self.options.config,
+                plan=self.check_plan(),
+                server=self.server,
+            )
             self._report = drill.check()
             self.config.hook.pytest_alembic_drill_report(config=self.config, report=self._report)
         return self._report
@@ -155,9 +210,3 @@ def stop_xdist_servers() -> None:
 
 def _slug(revision: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in revision.lower())[:20]
-
-
-def _with_seeds(settings: Any, seeds: dict[str, Any]) -> Any:
-    from dataclasses import replace
-
-    return replace(settings, seeds=seeds)
