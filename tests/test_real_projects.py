@@ -17,7 +17,7 @@ from servers_support import need_binaries
 from test_env_styles import ENV_ASYNC, ENV_URL_ONLY
 
 import alembic_drill
-from alembic_drill import Drill, Server
+from alembic_drill import AlembicDrillError, Drill, Server
 from conftest import Project
 
 CONCURRENT_INDEX_UP = """\
@@ -273,3 +273,41 @@ def test_async_env_py_that_needs_its_caller_in_a_certain_place(project: Project,
         report = Drill(project.ini, server=server, skip=["model-drift"]).check()
     assert report.ok and report.findings == [], [f.message for f in report.findings]
     assert {s["ok"] for s in report.to_dict()["steps"]} == {True}
+
+
+def test_env_runner_setting_when_env_py_hides_its_async_pattern(project: Project) -> None:
+    """env.py calls the application's helper, which uses AnyIO: reading env.py cannot
+    tell, so the project names the runner in [tool.alembic-drill]."""
+    (project.root / "app_migrate.py").write_text(
+        "import anyio.from_thread\n"
+        "from alembic import context\n"
+        "from sqlalchemy.ext.asyncio import create_async_engine\n\n\n"
+        "def do_run_migrations(connection):\n"
+        "    context.configure(connection=connection, target_metadata=None)\n"
+        "    with context.begin_transaction():\n"
+        "        context.run_migrations()\n\n\n"
+        "async def run_async_migrations():\n"
+        "    engine = create_async_engine(context.config.get_main_option('sqlalchemy.url'))\n"
+        "    async with engine.connect() as connection:\n"
+        "        await connection.run_sync(do_run_migrations)\n"
+        "        await connection.commit()\n"
+        "    await engine.dispose()\n\n\n"
+        "def migrate():\n"
+        "    anyio.from_thread.run(run_async_migrations)\n"
+    )
+    drill_project(project, env="import app_migrate\napp_migrate.migrate()\n")
+    project.ini.write_text(project.ini.read_text().replace("sqlite://", "sqlite+aiosqlite://"))
+    project.linear("aaa111")
+    with Server("sqlite") as server, pytest.raises(AlembicDrillError, match="NoEventLoopError"):
+        Drill(project.ini, server=server, skip=["model-drift"]).check()
+    (project.root / "pyproject.toml").write_text('[tool.alembic-drill]\nenv_runner = "anyio"\n')
+    with Server("sqlite") as server:
+        report = Drill(project.ini, server=server, skip=["model-drift"]).check()
+    assert report.ok and report.findings == [], [f.message for f in report.findings]
+
+
+def test_env_runner_setting_must_name_a_runner(project: Project) -> None:
+    drill_project(project)
+    (project.root / "pyproject.toml").write_text('[tool.alembic-drill]\nenv_runner = "trio"\n')
+    with pytest.raises(AlembicDrillError, match="env_runner must be one of auto, direct"):
+        Drill(project.ini)

@@ -19,8 +19,6 @@ caller to be in a certain place.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import functools
 import re
 from collections.abc import Callable
@@ -55,6 +53,8 @@ def run(function: Callable[[], T], runner: str) -> T:
 
 
 def _loop_running() -> bool:
+    import asyncio
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -64,6 +64,8 @@ def _loop_running() -> bool:
 
 def _in_thread(function: Callable[[], T]) -> T:
     """``function`` in a worker thread that has an event loop set (and closed after)."""
+    import asyncio
+    import concurrent.futures
 
     def with_loop() -> T:
         loop = asyncio.new_event_loop()

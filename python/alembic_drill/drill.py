@@ -106,7 +106,9 @@ class Drill:
         from alembic_drill._steps import DrillHost, StepRunner
 
         history = self.preflight()
-        runner = StepRunner(self.config, url_env=self.settings.url_env)
+        runner = StepRunner(
+            self.config, url_env=self.settings.url_env, env_runner=self.settings.env_runner
+        )
         host = DrillHost(runner, bootstrap=self.settings.bootstrap, progress=progress)
         options: dict[str, Any] = {
             **self.plan.core_options(),

@@ -7,6 +7,8 @@ database = "docker:postgres:16-alpine"   # the spec to rehearse on (default: aut
 checks = ["upgrade-failed", "roundtrip-failed"]  # run only these (default: all)
 skip = ["model-drift"]                    # never run these
 url_env = "DATABASE_URL"                  # env.py reads the URL from this variable
+env_runner = "anyio"                      # how env.py is called: auto (read from env.py),
+                                          # direct, thread or anyio (see _env_runner.py)
 bootstrap = "myapp.db:create_base_tables" # callable(connection), or a .sql file (found
                                           # from this file's folder), run on each fresh
                                           # database before the walk
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from alembic_drill._checks import CheckPlan, known_checks, parse_check_ids, select_checks
 from alembic_drill._core import ConfigError
+from alembic_drill._env_runner import RUNNERS
 
 if TYPE_CHECKING:
     from alembic_drill._core import History
@@ -44,6 +47,7 @@ class Settings:
     checks: tuple[str, ...] = field(default_factory=_every_drill_check)
     skip: tuple[str, ...] = ()
     url_env: str | None = None
+    env_runner: str = "auto"
     bootstrap: str | None = None
     oldest_downgrade: str | None = None
     skip_revisions: dict[str, str] = field(default_factory=dict)
@@ -119,11 +123,15 @@ def _parse(table: Any, path: Path) -> Settings:
             f"{', '.join(sorted(known))}"
         )
     values: dict[str, Any] = {"source": str(path)}
-    for key in ("database", "url_env", "bootstrap", "oldest_downgrade"):
+    for key in ("database", "url_env", "env_runner", "bootstrap", "oldest_downgrade"):
         if key in table:
             if not isinstance(table[key], str):
                 raise ConfigError(f"{where}: {key} must be a string")
             values[key] = table[key]
+    if values.get("env_runner", "auto") not in RUNNERS:
+        raise ConfigError(
+            f"{where}: env_runner must be one of {', '.join(RUNNERS)}, not {values['env_runner']!r}"
+        )
     for key in ("checks", "skip"):
         if key in table:
             values[key] = parse_check_ids(table[key], key, where)

@@ -91,7 +91,11 @@ class DrillSession:
         if self._runner is None:
             from alembic_drill._steps import StepRunner
 
-            self._runner = StepRunner(self.options.config, url_env=self.settings.url_env)
+            self._runner = StepRunner(
+                self.options.config,
+                url_env=self.settings.url_env,
+                env_runner=self.settings.env_runner,
+            )
         return self._runner
 
     @property
