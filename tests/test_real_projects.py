@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.metadata
 import re
 import subprocess
+import sys
 import venv
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,8 @@ from test_env_styles import ENV_ASYNC, ENV_URL_ONLY
 import alembic_drill
 from alembic_drill import AlembicDrillError, Drill, Server
 from conftest import Project
+
+pytest_plugins = ["pytester"]
 
 CONCURRENT_INDEX_UP = """\
 op.create_table("books", sa.Column("id", sa.Integer, primary_key=True),
@@ -311,3 +314,132 @@ def test_env_runner_setting_must_name_a_runner(project: Project) -> None:
     (project.root / "pyproject.toml").write_text('[tool.alembic-drill]\nenv_runner = "trio"\n')
     with pytest.raises(AlembicDrillError, match="env_runner must be one of auto, direct"):
         Drill(project.ini)
+
+
+# -- code that must run before the scripts load --------------------------------------------
+
+APP_STATE = """
+INSTANCE = None
+EVENTS = []
+
+
+def instance():
+    if INSTANCE is None:
+        raise RuntimeError("App not initialized yet")
+    return INSTANCE
+"""
+
+APP_BOOT = """
+import contextlib
+import app_state
+
+
+@contextlib.contextmanager
+def start():
+    app_state.INSTANCE = "app"
+    app_state.EVENTS.append("enter")
+    try:
+        yield
+    finally:
+        app_state.EVENTS.append("exit")
+
+
+def start_plain():
+    app_state.INSTANCE = "app"
+"""
+
+#: A revision whose module asks for the application when it is imported.
+NEEDS_APP = """\
+import app_state
+
+_APP = app_state.instance()
+"""
+
+
+def app_project(project: Project, prepare: str | None) -> None:
+    drill_project(project)
+    (project.root / "app_state.py").write_text(APP_STATE)
+    (project.root / "app_boot.py").write_text(APP_BOOT)
+    project.linear("aaa111", "bbb222")
+    first = project.scripts["aaa111_rev.py"]
+    first.write_text(
+        first.read_text().replace(
+            "import sqlalchemy as sa\n", "import sqlalchemy as sa\n" + NEEDS_APP
+        )
+    )
+    if prepare:
+        (project.root / "pyproject.toml").write_text(
+            f'[tool.alembic-drill]\nprepare = "{prepare}"\n'
+        )
+
+
+@pytest.fixture
+def fresh_app_modules() -> Iterator[None]:
+    """The test projects' app modules are imported by the tests' own interpreter: forget
+    them after each test."""
+    yield
+    for name in ("app_state", "app_boot"):
+        sys.modules.pop(name, None)
+
+
+@pytest.mark.usefixtures("fresh_app_modules")
+def test_without_prepare_the_scripts_cannot_load(
+    project: Project,
+    run_cli,  # type: ignore[no-untyped-def]
+) -> None:
+    app_project(project, prepare=None)
+    run = run_cli("lint", "-c", str(project.root))
+    assert run.code == 1
+    assert "error[script-error]" in run.out and "App not initialized yet" in run.out
+
+
+@pytest.mark.usefixtures("fresh_app_modules")
+@pytest.mark.parametrize("prepare", ["app_boot:start", "app_boot:start_plain"])
+def test_prepare_runs_before_the_scripts_load(
+    project: Project,
+    run_cli,
+    prepare: str,  # type: ignore[no-untyped-def]
+) -> None:
+    app_project(project, prepare=prepare)
+    lint = run_cli("lint", "-c", str(project.root))
+    assert lint.code == 0 and "0 errors" in lint.out, lint.out + lint.err
+    with (
+        Server("sqlite") as server,
+        Drill(project.ini, server=server, skip=["model-drift"]) as drill,
+    ):
+        report = drill.check()
+        events = list(sys.modules["app_state"].EVENTS)
+    assert report.ok and report.findings == [], [f.message for f in report.findings]
+    if prepare == "app_boot:start":
+        assert events == ["enter", "exit", "enter"]  # lint's run, then the drill's, open
+        assert sys.modules["app_state"].EVENTS == ["enter", "exit", "enter", "exit"]
+
+
+def test_a_prepare_that_cannot_be_imported_is_exit_2(
+    project: Project,
+    run_cli,  # type: ignore[no-untyped-def]
+) -> None:
+    drill_project(project)
+    project.linear("aaa111")
+    (project.root / "pyproject.toml").write_text('[tool.alembic-drill]\nprepare = "nope:start"\n')
+    run = run_cli("check", "-c", str(project.root), "--database", "sqlite")
+    assert run.code == 2
+    assert (
+        run.err.strip()
+        .splitlines()[-1]
+        .startswith("alembic-drill: error: prepare 'nope:start': cannot import nope")
+    )
+
+
+def test_the_pytest_hook_prepares_the_app(pytester: pytest.Pytester) -> None:
+    project = Project(pytester.path)
+    (project.root / "migrations" / "versions").mkdir(parents=True)
+    app_project(project, prepare=None)
+    pytester.makeconftest(
+        "import app_boot\n\n\ndef pytest_alembic_drill_prepare(config):\n"
+        "    return app_boot.start()\n"
+    )
+    result = pytester.runpytest_subprocess("--alembic-drill", "--alembic-drill-database=sqlite")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) > 0 and set(outcomes) <= {"passed", "skipped"}, outcomes
+    assert "App not initialized" not in result.stdout.str()

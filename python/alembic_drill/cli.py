@@ -7,6 +7,7 @@ not run (bad path, not an Alembic project, ...), with a one-line reason on stder
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -161,9 +162,17 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace) -> History:
+    """The history, loaded after the project's ``prepare`` (if it names one)."""
+    from alembic_drill import _prepare
     from alembic_drill._core import load_history
+    from alembic_drill.settings import load_settings
 
-    return load_history(args.config)
+    config = Path(args.config) if args.config else Path.cwd()
+    settings = load_settings(config)
+    with contextlib.ExitStack() as prepared:
+        if settings.prepare:
+            _prepare.enter(settings.prepare, config, prepared)
+        return load_history(args.config)
 
 
 def _run_lint(args: argparse.Namespace) -> int:

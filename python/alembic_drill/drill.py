@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -83,6 +84,7 @@ class Drill:
         self._server = server
         self._owns_server = server is None
         self._history: _core.History | None = None
+        self._prepared: contextlib.ExitStack | None = None
 
     @property
     def server(self) -> Server:
@@ -96,6 +98,7 @@ class Drill:
         bootstrap they name), without starting a database; raises ``ConfigError``.
         :meth:`check` calls it first; call it yourself to fail before the server starts."""
         if self._history is None:
+            self._prepare()
             history = _core.load_history(self.config)
             self.settings = self.settings.checked_against(history)
             self._history = history
@@ -123,11 +126,23 @@ class Drill:
         finally:
             runner.close()
 
+    def _prepare(self) -> None:
+        """Runs the ``prepare`` setting once, before the scripts load."""
+        if self._prepared is None:
+            self._prepared = contextlib.ExitStack()
+            if self.settings.prepare:
+                from alembic_drill import _prepare
+
+                _prepare.enter(self.settings.prepare, self.config, self._prepared)
+
     def close(self) -> None:
-        """Stops the server this drill started."""
+        """Stops the server this drill started and closes what ``prepare`` opened."""
         if self._server is not None and self._owns_server:
             self._server.stop()
             self._server = None
+        if self._prepared is not None:
+            self._prepared.close()
+            self._prepared = None
 
     def __enter__(self) -> Drill:
         _ = self.server

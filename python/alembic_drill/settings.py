@@ -9,6 +9,8 @@ skip = ["model-drift"]                    # never run these
 url_env = "DATABASE_URL"                  # env.py reads the URL from this variable
 env_runner = "anyio"                      # how env.py is called: auto (read from env.py),
                                           # direct, thread or anyio (see _env_runner.py)
+prepare = "myapp.migrations:app_context"  # run once before the scripts load; a context
+                                          # manager it returns stays open for the run
 bootstrap = "myapp.db:create_base_tables" # callable(connection), or a .sql file (found
                                           # from this file's folder), run on each fresh
                                           # database before the walk
@@ -48,6 +50,7 @@ class Settings:
     skip: tuple[str, ...] = ()
     url_env: str | None = None
     env_runner: str = "auto"
+    prepare: str | None = None
     bootstrap: str | None = None
     oldest_downgrade: str | None = None
     skip_revisions: dict[str, str] = field(default_factory=dict)
@@ -123,7 +126,7 @@ def _parse(table: Any, path: Path) -> Settings:
             f"{', '.join(sorted(known))}"
         )
     values: dict[str, Any] = {"source": str(path)}
-    for key in ("database", "url_env", "env_runner", "bootstrap", "oldest_downgrade"):
+    for key in ("database", "url_env", "env_runner", "prepare", "bootstrap", "oldest_downgrade"):
         if key in table:
             if not isinstance(table[key], str):
                 raise ConfigError(f"{where}: {key} must be a string")

@@ -15,6 +15,14 @@ if TYPE_CHECKING:
 hookspec = pytest.hookspec
 
 
+@hookspec
+def pytest_alembic_drill_prepare(config: pytest.Config) -> Any:
+    """Prepare the application before the revision scripts load (once per session, before
+    any of them is imported): create the app, push its context. A context manager
+    returned is entered and stays open until the session ends. The ``prepare`` setting
+    runs first."""
+
+
 @hookspec(firstresult=True)
 def pytest_alembic_drill_database(config: pytest.Config) -> str | None:
     """Return the database spec for this session (``docker:postgres:16-alpine``,

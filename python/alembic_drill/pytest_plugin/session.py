@@ -3,6 +3,7 @@ drill report. Nothing starts until a fixture or a generated check needs it."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -37,6 +38,7 @@ class DrillSession:
         self._settings: Settings | None = None
         self._report: DrillReport | None = None
         self._templates: dict[str, Database] = {}
+        self._prepared: contextlib.ExitStack | None = None
 
     @property
     def settings(self) -> Settings:
@@ -83,14 +85,34 @@ class DrillSession:
         if self._history is None:
             from alembic_drill._core import load_history
 
+            self._prepare()
             self._history = load_history(self.options.config)
         return self._history
+
+    def _prepare(self) -> None:
+        """The ``prepare`` setting, then the ``pytest_alembic_drill_prepare`` hooks, once,
+        before the scripts load; what they open stays open until :meth:`close`."""
+        if self._prepared is not None:
+            return
+        from alembic_drill import _prepare
+        from alembic_drill._core import AlembicDrillError
+
+        self._prepared = contextlib.ExitStack()
+        try:
+            if self.settings.prepare:
+                _prepare.enter(self.settings.prepare, Path(self.options.config), self._prepared)
+        except AlembicDrillError as exc:
+            raise pytest.UsageError(f"alembic-drill: {exc}") from None
+        for opened in self.config.hook.pytest_alembic_drill_prepare(config=self.config):
+            if hasattr(opened, "__enter__") and hasattr(opened, "__exit__"):
+                self._prepared.enter_context(opened)
 
     @property
     def runner(self) -> StepRunner:
         if self._runner is None:
             from alembic_drill._steps import StepRunner
 
+            self._prepare()
             self._runner = StepRunner(
                 self.options.config,
                 url_env=self.settings.url_env,
@@ -166,8 +188,10 @@ class DrillSession:
                         for table, table_rows in rows.items():
                             merged[table] = [*merged.get(table, []), *table_rows]
                         seeds[revision] = merged
+            self._prepare()
             drill = Drill.from_settings(
-                replace(self.settings, seeds=seeds),
+                # Prepared once for the session already (before the items' history).
+                replace(self.settings, seeds=seeds, prepare=None),
                 self.options.config,
                 plan=self.check_plan(),
                 server=self.server,
@@ -182,6 +206,9 @@ class DrillSession:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._prepared is not None:
+            self._prepared.close()
+            self._prepared = None
 
     def _history_key(self) -> str:
         digest = hashlib.sha256()
