@@ -1,7 +1,7 @@
 """The real-world regression corpus (issue 12): alembic-drill on Alembic histories that
 ship inside PyPI packages, judged finding by finding.
 
-For each project (a pinned PyPI release, in its own venv, see venvs.py) and engine
+For each project (a pinned PyPI release, in its own venv, see corpus_venvs.py) and engine
 (PostgreSQL from the installed binaries, SQLite):
 
   1. `alembic-drill check --json` on projects/<name>/ (an alembic.ini and
@@ -34,8 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from report import write_report
-from venvs import HERE, REPO, VenvError, venv_python
+from corpus_report import write_report
+from corpus_venvs import HERE, REPO, VenvError, venv_python
 
 RESULTS = HERE / "results"
 LOGS = HERE / "logs"

@@ -36,10 +36,10 @@ def venv_python(name: str, *, install: bool = True) -> Path:
             print(f"creating {venv.relative_to(REPO)}", flush=True)
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         print(f"installing {requirements.name} into {venv.relative_to(REPO)}", flush=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True
+            [str(python), "-m", "pip", "install", "-q", "-r", str(requirements)], check=True
         )
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(requirements)], check=True)
         stamp.write_text(wanted)
     if not python.exists():
         raise VenvError(f"{venv} does not exist; run without --no-install")
@@ -63,7 +63,11 @@ def _link_alembic_drill(python: Path) -> None:
     if not pth.exists() or pth.read_text().strip() != str(PYTHON_SOURCE):
         pth.write_text(f"{PYTHON_SOURCE}\n")
     probe = subprocess.run(
-        [str(python), "-c", "import alembic_drill, alembic_drill._core; print(alembic_drill.__file__)"],
+        [
+            str(python),
+            "-c",
+            "import alembic_drill, alembic_drill._core; print(alembic_drill.__file__)",
+        ],
         capture_output=True,
         text=True,
     )

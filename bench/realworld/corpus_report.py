@@ -162,8 +162,8 @@ def write_report(results: Path, judgements_file: Path, notes_file: Path) -> Path
         "",
         "| project | engine | revisions | findings (E/W/I) | true | false | unverifiable | "
         "unjudged | false errors | baseline failures reported | baseline traces reported | "
-        "check wall | baseline walk |",
-        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "check (process) | baseline walk | baseline (process) |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     sections: list[str] = []
     for project, engine, report, baseline in runs:
@@ -212,7 +212,9 @@ def _failures_reported(
         if hit is not None:
             verdict = f"yes: {hit['severity']}[{wanted}]"
         elif same:
-            verdict = "no: only " + ", ".join(sorted({f"{f['severity']}[{f['check']}]" for f in same}))
+            verdict = "no: only " + ", ".join(
+                sorted({f"{f['severity']}[{f['check']}]" for f in same})
+            )
         else:
             verdict = "no"
         out.append((failure, verdict))
@@ -271,11 +273,12 @@ def _summary_row(
         base_traces += f" (+{cosmetic} cosmetic)"
     check_wall = _seconds(timing.get("check_wall_seconds"))
     walk = _seconds(timing.get("baseline_walk_seconds"))
+    base_process = _seconds(timing.get("baseline_wall_seconds"))
     return (
         f"| {project} | {engine} | {report['revisions']} | "
         f"{len(judged)} ({s['errors']}/{s['warnings']}/{s['info']}) | {count['true']} | "
         f"{count['false']} | {count['unverifiable']} | {unjudged} | {false_errors} | {base} | "
-        f"{base_traces} | {check_wall} | {walk} |"
+        f"{base_traces} | {check_wall} | {walk} | {base_process} |"
     )
 
 
@@ -311,7 +314,7 @@ def _section(
     lines = [
         f"## {project} on {engine}",
         "",
-        f"{report['revisions']} revisions; database: {report['database'].split(' on ')[0]}; "
+        f"{report['revisions']} revisions; database: {_server(report['database'])}; "
         f"{skipped} of {len(report['checks'])} revision checks skipped "
         f"(`results/{project}-{engine}.json`).",
         "",
@@ -321,8 +324,7 @@ def _section(
     for i, (finding, judgement) in enumerate(judged, 1):
         message = _cell(finding["message"], 400)
         what = (
-            f"{finding['severity']}[{finding['check']}] {finding.get('revision') or ''}: "
-            f"{message}"
+            f"{finding['severity']}[{finding['check']}] {finding.get('revision') or ''}: {message}"
         )
         if judgement is None:
             verdict, reason = "**unjudged**", ""
@@ -342,8 +344,12 @@ def _section(
         f"{len(baseline['not_reached'])} revisions not reached.",
         "",
     ]
+    lines += _drift(report, baseline)
     if failures:
-        lines += ["| baseline failure | revision | error | reported by check |", "|---|---|---|---|"]
+        lines += [
+            "| baseline failure | revision | error | reported by check |",
+            "|---|---|---|---|",
+        ]
         for failure, verdict in failures:
             error = _cell(failure["error"], 300)
             lines.append(
@@ -360,13 +366,45 @@ def _section(
         for trace, verdict, judgement in traces:
             shown = trace["difference"][:8]
             more = len(trace["difference"]) - len(shown)
-            text = "<br>".join(_cell(d, 160) for d in shown) + (f"<br>(+{more} more)" if more else "")
+            text = "<br>".join(_cell(d, 160) for d in shown) + (
+                f"<br>(+{more} more)" if more else ""
+            )
             which = "real (unjudged)" if judgement is None else judgement.verdict
             if judgement is not None and judgement.reason:
                 which += f": {_cell(judgement.reason, 600)}"
             lines.append(f"| **{trace['revision']}**<br>{text} | {which} | {verdict} |")
         lines.append("")
     return lines
+
+
+def _drift(report: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
+    """`alembic check` on a clean database at head, beside the check's model-drift."""
+    drift = baseline.get("drift")
+    if not drift:
+        return []
+    finding = next((f for f in report["findings"] if f["check"] == "model-drift"), None)
+    reported = "reported model-drift" if finding else "reported no model-drift"
+    if "skipped" in drift:
+        return [f"`alembic check` at head: not run ({drift['skipped']}); the check {reported}.", ""]
+    if "error" in drift:
+        return [f"`alembic check` at head could not run: {_cell(drift['error'], 300)}.", ""]
+    differences = drift["differences"]
+    if not differences:
+        return [
+            f"`alembic check` at head on a clean database: no difference; the check {reported}.",
+            "",
+        ]
+    shown = "<br>".join(_cell(d, 200) for d in differences[:12])
+    more = f"<br>(+{len(differences) - 12} more)" if len(differences) > 12 else ""
+    return [
+        f"`alembic check` at head on a clean database: {len(differences)} operations; the "
+        f"check {reported}.",
+        "",
+        "| `alembic check` operations |",
+        "|---|",
+        f"| {shown}{more} |",
+        "",
+    ]
 
 
 def _versions(timings: dict[str, Any]) -> list[str]:
@@ -391,3 +429,8 @@ def _seconds(value: Any) -> str:
 
 def _read(path: Path) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def _server(description: str) -> str:
+    """The server without what changes from run to run (port, temporary folder)."""
+    return description.split(" on ")[0].split(" in /")[0]
