@@ -102,7 +102,7 @@ def run_check(python: Path, project: str, engine: str) -> dict[str, Any]:
             return {"check_exit": code, "check_wall_seconds": round(seconds, 2)}
         report = json.loads(report_file.read_text())
     report = _relative_paths(report, python)
-    (RESULTS / f"{project}-{engine}.json").write_text(json.dumps(report, indent=1) + "\n")
+    (RESULTS / f"{project}-{engine}.json").write_text(compact_json(report))
     summary = report["summary"]
     print(
         f"  exit {code} in {seconds:.1f}s: {summary['errors']} errors, "
@@ -141,6 +141,19 @@ def run_baseline(python: Path, project: str, engine: str) -> dict[str, Any]:
         "baseline_walk_seconds": result["walk_seconds"],
         "baseline_snapshot_seconds": result["snapshot_seconds"],
     }
+
+
+def compact_json(data: dict[str, Any]) -> str:
+    """The report as JSON with one line per list entry (a finding, a check, a step): small,
+    and a new run's differences still show line by line."""
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, list) and value:
+            items = ",\n".join(f"  {json.dumps(v, separators=(',', ':'))}" for v in value)
+            lines.append(f"{json.dumps(key)}: [\n{items}\n ]")
+        else:
+            lines.append(f"{json.dumps(key)}: {json.dumps(value)}")
+    return "{\n " + ",\n ".join(lines) + "\n}\n"
 
 
 def _run(command: list[str], env: dict[str, str], cwd: Path, log_name: str) -> tuple[float, int]:
