@@ -48,5 +48,8 @@ bench: dev ## benchmarks: lint vs Alembic, servers (ready/create/clone), check v
 bench-peers: dev ## alembic-drill check against its peers (pytest-alembic, pytest-mrt, a hand-written suite, the floor): bench/results/peers.{md,png}
 	$(PY) bench/peers.py --engines postgresql
 
+realworld: dev ## real histories from PyPI (optuna, Airflow) judged finding by finding: bench/realworld/results/findings.md (downloads large packages; not in CI)
+	$(PY) bench/realworld/run.py
+
 clean: ## remove build outputs and the virtual environment
 	rm -rf target $(VENV) python/alembic_drill/*.so
