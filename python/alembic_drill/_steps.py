@@ -29,11 +29,13 @@ from sqlalchemy import create_engine, event, pool
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
 
-from alembic_drill import _drivers, _env_runner
+from alembic_drill import _drivers, _env_runner, _rerun
 from alembic_drill._core import AlembicDrillError
 from alembic_drill._engines import EngineCache, count_connections
 from alembic_drill._guard import ForeignDatabaseError, guarded
 from alembic_drill._project import find_project
+from alembic_drill._step_errors import describe as _describe
+from alembic_drill._step_errors import kind as _error_kind
 
 __all__ = [
     "DrillHost",
@@ -61,8 +63,12 @@ class StepResult:
     seconds: float
     error: str | None = None
     error_type: str | None = None
+    #: What raised the error: constraint, value, database or code (_step_errors).
+    error_kind: str | None = None
     #: INSERT/UPDATE/DELETE statements the step ran (with parameters), when captured.
     statements: list[tuple[str, Any]] = field(default_factory=list)
+    #: Whether the step also changed the schema (when captured).
+    schema_changed: bool = False
     #: New database connections the step opened (0 when it reused kept ones: see
     #: alembic_drill._engines).
     connections_opened: int = 0
@@ -178,6 +184,7 @@ class StepRunner:
                 ) from exc
             result.error = _describe(exc)
             result.error_type = type(exc).__name__
+            result.error_kind = _error_kind(exc)
         result.seconds = time.perf_counter() - started
         return result
 
@@ -231,23 +238,45 @@ class StepRunner:
             raise LookupError("env.py passes no target_metadata to context.configure()")
         return diffs
 
-    def replay(self, url: str, statements: list[tuple[str, Any]]) -> str | None:
-        """Runs captured data statements once more, with the driver that captured them;
-        returns the error, if any."""
-        url = self.database_url(url)
-        target = make_url(url)
-        with self.guard(target):
-            if target.get_dialect().is_async:
-                return _replay_async(url, statements)
-            engine = self._engines.handed_over(target, _reusable)
-            try:
-                with engine.begin() as conn:
-                    for statement, parameters in statements:
-                        conn.exec_driver_sql(statement, parameters)
-                return None
-            except Exception as exc:
-                # A refused connection is raised by the guard when the block ends.
-                return _describe(exc)
+    def rerun(self, url: str, revision: str, schema_changed: bool) -> tuple[str | None, str | None]:
+        """Runs ``revision``'s upgrade() again on the state it left, through env.py and
+        without touching the version table (see alembic_drill._rerun). Returns (the
+        error, if it failed; the reason, if it cannot tell). Its transaction is rolled
+        back when it fails."""
+        script = self.script.get_revision(revision)
+        if script is None:
+            raise ValueError(f"no revision {revision!r}")
+        upgrade = script.module.upgrade
+        if _rerun.takes_arguments(upgrade):
+            return None, f"{revision}'s upgrade() takes arguments: it cannot be run again alone"
+        asked: list[bool] = []
+
+        def again(rev: Any, context: Any) -> list[Any]:
+            asked.append(True)
+            if schema_changed:
+                with _rerun.data_operations_only():
+                    upgrade()
+            else:
+                upgrade()
+            return []
+
+        try:
+            self._run_env(url, again, destination=None, result=None, capture=False)
+        except AlembicDrillError:
+            raise
+        except Exception as exc:
+            if not asked:
+                raise EnvPyError(
+                    f"env.py failed before Alembic ran any migration: {_describe(exc)}"
+                ) from exc
+            if schema_changed:
+                return None, (
+                    f"{revision}'s upgrade changes the schema and migrates data, and its "
+                    f"data part cannot run again on its own ({_describe(exc)}): whether "
+                    "running it twice is safe cannot be told"
+                )
+            return _describe(exc), None
+        return None, None
 
     def release(self, url: str) -> None:
         """Closes the connections kept to the database at ``url`` (before it is cloned
@@ -303,6 +332,7 @@ class StepRunner:
                 self.config.__dict__["attributes"] = previous
             if result is not None:
                 result.statements = captured.statements
+                result.schema_changed = captured.schema_changed
                 result.connections_opened = connections[0]
 
     def guard(self, target: URL) -> contextlib.AbstractContextManager[Any]:
@@ -354,11 +384,13 @@ class StepRunner:
 
 class _Capture:
     """Records the data statements (INSERT/UPDATE/DELETE) SQLAlchemy sends while a step
-    runs, for the idempotency replay."""
+    runs, and whether it changed the schema: the idempotency check reruns upgrades that
+    migrated data."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.statements: list[tuple[str, Any]] = []
+        self.schema_changed = False
 
     def __enter__(self) -> _Capture:
         if self.enabled:
@@ -378,6 +410,8 @@ class _Capture:
         context: Any,
         executemany: bool,
     ) -> None:
+        if _rerun.SCHEMA_STATEMENT.match(statement) and "alembic_version" not in statement:
+            self.schema_changed = True
         if _DATA_STATEMENT.match(statement):
             if executemany:
                 self.statements.extend((statement, p) for p in parameters)
@@ -405,30 +439,6 @@ def _committed(engine: Engine) -> Iterator[Connection]:
 
 def _reusable(engine: Engine) -> None:
     engine._connection_cls = _ReusableConnection
-
-
-def _replay_async(url: str, statements: list[tuple[str, Any]]) -> str | None:
-    """The replay for async drivers (asyncpg, aiosqlite), on a private event loop in a
-    thread of its own, so that it works whether or not a loop runs here."""
-    import asyncio
-    import concurrent.futures
-
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    async def replay() -> str | None:
-        engine = create_async_engine(url, poolclass=pool.NullPool)
-        try:
-            async with engine.begin() as conn:
-                for statement, parameters in statements:
-                    await conn.exec_driver_sql(statement, parameters)
-            return None
-        except Exception as exc:
-            return _describe(exc)
-        finally:
-            await engine.dispose()
-
-    with concurrent.futures.ThreadPoolExecutor(1) as executor:
-        return executor.submit(asyncio.run, replay()).result()
 
 
 def _bookkeeping(statement: str, version_table: str) -> bool:
@@ -479,13 +489,6 @@ def _unusable_metadata(metadata: Any) -> str | None:
     )
 
 
-def _describe(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    # SQLAlchemy appends a link to its error docs: noise in a finding.
-    text = re.sub(r"\s*\(Background on this error at: [^)]*\)", "", text)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _render_diff(diff: Any) -> str:
     """One autogenerate difference as a readable line."""
     if isinstance(diff, list):  # column-level changes come grouped
@@ -519,7 +522,7 @@ def _render_diff(diff: Any) -> str:
 
 class DrillHost:
     """What the Rust walker calls back into: steps, replays, the model comparison, the
-    bootstrap and progress. Captured statements stay here, named by a number."""
+    bootstrap and progress. What a captured upgrade did stays here, named by a number."""
 
     def __init__(
         self,
@@ -531,14 +534,15 @@ class DrillHost:
         self.runner = runner
         self._bootstrap = bootstrap
         self._progress = progress
-        self._captures: dict[int, list[tuple[str, Any]]] = {}
+        #: Upgrades that migrated data: (revision, whether they also changed the schema).
+        self._captures: dict[int, tuple[str, bool]] = {}
 
     def step(self, url: str, direction: str, revision: str, capture: bool) -> dict[str, Any]:
         result = self.runner.step(url, direction, revision, capture=capture)
         captured = None
         if capture and result.ok and result.statements:
             captured = len(self._captures) + 1
-            self._captures[captured] = result.statements
+            self._captures[captured] = (revision, result.schema_changed)
         return {
             "ok": result.ok,
             "seconds": result.seconds,
@@ -546,10 +550,12 @@ class DrillHost:
             "version_table": result.version_table,
             "capture": captured,
             "connections": result.connections_opened,
+            "error_kind": result.error_kind,
         }
 
-    def replay(self, url: str, capture: int) -> str | None:
-        return self.runner.replay(url, self._captures.pop(capture))
+    def rerun(self, url: str, capture: int) -> tuple[str | None, str | None]:
+        revision, schema_changed = self._captures.pop(capture)
+        return self.runner.rerun(url, revision, schema_changed)
 
     def compare_models(self, url: str) -> tuple[list[str] | None, str | None]:
         """The differences, or why the comparison was skipped: a comparison that fails

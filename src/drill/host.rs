@@ -33,6 +33,53 @@ pub struct StepOutcome {
     /// Database connections the step opened (the one handed to env.py, plus any env.py
     /// opened itself).
     pub connections: u32,
+    /// What raised the error, when the step failed.
+    pub error_kind: Option<ErrorKind>,
+}
+
+/// What raised a step's error: it decides how sure a finding can be when the step ran
+/// on synthetic rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The database refused rows that break a constraint (NOT NULL, UNIQUE, a foreign key,
+    /// a CHECK): the revision's own DDL over existing rows.
+    Constraint,
+    /// The database refused a value (a cast, a length, a JSON document): it depends on
+    /// what the rows hold, which synthetic rows may not show as production's would.
+    Value,
+    /// The script's own Python code raised (parsing, a lookup, a guard on purpose).
+    Code,
+    /// Any other database error.
+    Database,
+}
+
+impl ErrorKind {
+    pub fn parse(text: &str) -> Option<ErrorKind> {
+        match text {
+            "constraint" => Some(ErrorKind::Constraint),
+            "value" => Some(ErrorKind::Value),
+            "code" => Some(ErrorKind::Code),
+            "database" => Some(ErrorKind::Database),
+            _ => None,
+        }
+    }
+
+    /// Whether a failure of this kind on synthetic rows proves a defect on real ones.
+    pub fn certain_on_synthetic_rows(self) -> bool {
+        matches!(self, ErrorKind::Constraint | ErrorKind::Database)
+    }
+}
+
+/// What running a revision's upgrade() a second time showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rerun {
+    /// It ran: compare the data with before.
+    Ran,
+    /// It failed: the upgrade cannot run twice.
+    Failed(String),
+    /// It cannot tell (a revision that mixes schema changes with data statements whose
+    /// data part cannot run on its own), with the reason.
+    Skipped(String),
 }
 
 /// What the model comparison found at head.
@@ -70,8 +117,9 @@ pub trait Host {
         capture: bool,
     ) -> Result<StepOutcome, HostError>;
 
-    /// Runs a captured step's data statements once more; returns the error, if any.
-    fn replay(&mut self, url: &str, capture: u64) -> Result<Option<String>, HostError>;
+    /// Runs a captured upgrade's data migration once more, on the state it left (its
+    /// upgrade() again, schema operations left out when it also changed the schema).
+    fn rerun(&mut self, url: &str, capture: u64) -> Result<Rerun, HostError>;
 
     /// Compares env.py's `target_metadata` with the database.
     fn compare_models(&mut self, url: &str) -> Result<ModelComparison, HostError>;

@@ -9,6 +9,8 @@ mod options;
 mod walk;
 
 pub use checks::{DRILL_CHECKS, STRUCTURAL_CHECKS};
-pub use host::{Direction, Host, HostError, ModelComparison, Progress, StepOutcome};
+pub use host::{
+    Direction, ErrorKind, Host, HostError, ModelComparison, Progress, Rerun, StepOutcome,
+};
 pub use options::DrillOptions;
 pub use walk::run_drill;

@@ -31,7 +31,9 @@ use std::time::Instant;
 use tokio::sync::Mutex;
 
 use super::checks::{DRILL_CHECKS, STRUCTURAL_CHECKS};
-use super::host::{Direction, Host, HostError, ModelComparison, Progress, StepOutcome};
+use super::host::{
+    Direction, ErrorKind, Host, HostError, ModelComparison, Progress, Rerun, StepOutcome,
+};
 use super::options::{DrillOptions, UserRows};
 use crate::finding::{Finding, Severity};
 use crate::history::History;
@@ -266,6 +268,13 @@ impl<H: Host> Walk<'_, H> {
             if let Some(seeded) = seeded {
                 self.drop_db(seeded.db)?;
             }
+            // Where DDL commits as it goes, the failed upgrade may have left half its
+            // changes: the other branches must not walk on them.
+            if !self.transactional_ddl()
+                && !schema::diff(&before, &self.snapshot(&main)?).is_empty()
+            {
+                return self.rebuild(main);
+            }
             return Ok(main);
         }
         self.applied.push(rev.to_owned());
@@ -335,12 +344,13 @@ impl<H: Host> Walk<'_, H> {
             activity: "roundtrip".into(),
             ..progress.clone()
         });
-        // MySQL commits DDL as it goes: a failed downgrade may leave a half-done state
-        // that only a comparison can reveal.
-        let after = if self.engine == Engine::Mysql {
-            Some(self.snapshot(&main)?)
-        } else {
+        // The schema at this revision, to tell whether the round trip brought it back:
+        // MySQL and SQLite commit DDL as they go, so a failed downgrade may leave a
+        // half-done state (dropped tables, batch mode's _alembic_tmp_ copy).
+        let after = if self.transactional_ddl() {
             None
+        } else {
+            Some(self.snapshot(&main)?)
         };
         let down = self.step(&main, Direction::Downgrade, rev, "roundtrip", false)?;
         self.ran("downgrade-failed", rev);
@@ -380,9 +390,10 @@ impl<H: Host> Walk<'_, H> {
             self.skip("roundtrip-failed", rev, reason);
             self.skip("downgrade-leaves-trace", rev, reason);
             return match after {
-                Some(after) if schema::diff(&after, &self.snapshot(&main)?).is_empty() => Ok(main),
-                Some(_) => self.rebuild(main),
-                None => Ok(main),
+                Some(after) if !schema::diff(&after, &self.snapshot(&main)?).is_empty() => {
+                    self.rebuild(main)
+                }
+                _ => Ok(main),
             };
         }
 
@@ -418,7 +429,25 @@ impl<H: Host> Walk<'_, H> {
             );
             return self.rebuild(main);
         }
+        if !trace.is_empty() {
+            // What the downgrade left behind may have stayed after the upgrade ran again
+            // (an index, a column): later revisions must not meet it. Where the schema at
+            // this revision was not taken (PostgreSQL), a trace is rare enough to rebuild.
+            let stayed = match &after {
+                Some(after) => !schema::diff(after, &self.snapshot(&main)?).is_empty(),
+                None => true,
+            };
+            if stayed {
+                return self.rebuild(main);
+            }
+        }
         Ok(main)
+    }
+
+    /// Whether the engine undoes a failed step's DDL (PostgreSQL); MySQL and SQLite
+    /// commit each DDL statement as it runs.
+    fn transactional_ddl(&self) -> bool {
+        self.engine == Engine::Postgresql
     }
 
     /// On the seeded database, at the revision's parents: the upgrade must run, and its
@@ -431,12 +460,32 @@ impl<H: Host> Walk<'_, H> {
         if self.options.enabled("data-dependent-failure") {
             self.ran("data-dependent-failure", rev);
             if !up.ok {
-                self.finding("data-dependent-failure", Severity::Error, meta, meta.upgrade.line, format!(
-                    "upgrading to {rev} works on empty tables but fails when they hold rows: {}; \
-                     give new NOT NULL columns a server_default (or backfill before setting NOT \
-                     NULL), and make data changes tolerate existing rows",
-                    up.error.as_deref().unwrap_or("unknown error")
-                ));
+                let error = up.error.as_deref().unwrap_or("unknown error");
+                let certain = up
+                    .error_kind
+                    .is_none_or(ErrorKind::certain_on_synthetic_rows);
+                if certain {
+                    self.finding("data-dependent-failure", Severity::Error, meta, meta.upgrade.line, format!(
+                        "upgrading to {rev} works on empty tables but fails when they hold rows: {error}; \
+                         give new NOT NULL columns a server_default (or backfill before setting NOT \
+                         NULL), and make data changes tolerate existing rows"
+                    ));
+                } else {
+                    // The script's code or a value check refused alembic-drill's synthetic
+                    // rows: a claim about production's rows cannot be made from them.
+                    let raised_by = if up.error_kind == Some(ErrorKind::Code) {
+                        "the script's own code"
+                    } else {
+                        "the database, for a value"
+                    };
+                    self.finding("data-dependent-failure", Severity::Warning, meta, meta.upgrade.line, format!(
+                        "{rev} could not be verified with synthetic rows: its upgrade works on empty \
+                         tables, and on alembic-drill's synthetic rows {raised_by} raised {error}; \
+                         real rows may hold what it expects. Give representative rows for this \
+                         revision with [tool.alembic-drill.seeds.\"{rev}\"] or the \
+                         pytest_alembic_drill_seed_rows hook"
+                    ));
+                }
             }
         }
         let mut fit = up.ok;
@@ -452,8 +501,8 @@ impl<H: Host> Walk<'_, H> {
         Ok(fit)
     }
 
-    /// Replays a step's data statements and compares the table contents before and after;
-    /// returns whether the data came out unchanged.
+    /// Runs the upgrade's data migration again on the state it left and compares the
+    /// table contents before and after; returns whether the data came out unchanged.
     fn idempotency(
         &mut self,
         db: &Db,
@@ -461,35 +510,51 @@ impl<H: Host> Walk<'_, H> {
         capture: u64,
     ) -> Result<bool, HostError> {
         let rev = meta.id.as_str();
-        self.ran("not-idempotent", rev);
         let ignore = vec![self.version_table.clone()];
         let before = self.fingerprint(db, &ignore)?;
         let started = Instant::now();
-        let error = self.host.replay(&db.alembic_url, capture)?;
+        let rerun = self.host.rerun(&db.alembic_url, capture)?;
         self.phase("replay", started);
-        if let Some(error) = error {
+        match rerun {
+            Rerun::Ran => self.ran("not-idempotent", rev),
+            Rerun::Failed(error) => {
+                self.ran("not-idempotent", rev);
+                self.finding(
+                    "not-idempotent",
+                    Severity::Error,
+                    meta,
+                    meta.upgrade.line,
+                    format!(
+                        "{rev}'s upgrade fails when run a second time on the data it already \
+                         migrated: {error}; a data migration that is retried (or partly applied) \
+                         must not break"
+                    ),
+                );
+                return Ok(false);
+            }
+            Rerun::Skipped(reason) => {
+                // The rerun left nothing behind (its transaction was rolled back).
+                self.skip("not-idempotent", rev, &reason);
+                return Ok(true);
+            }
+        }
+        let after = self.fingerprint(db, &ignore)?;
+        let changes = schema::compare(&before, &after);
+        if !changes.is_empty() {
+            let lines: Vec<String> = changes.iter().map(|c| format!("  {c}")).collect();
             self.finding(
                 "not-idempotent",
                 Severity::Error,
                 meta,
                 meta.upgrade.line,
                 format!(
-                    "the data statements of {rev}'s upgrade fail when run a second time: {error}; \
-                 a data migration that is retried (or partly applied) must not break"
-                ),
-            );
-            return Ok(false);
-        }
-        let after = self.fingerprint(db, &ignore)?;
-        let changes = schema::compare(&before, &after);
-        if !changes.is_empty() {
-            let lines: Vec<String> = changes.iter().map(|c| format!("  {c}")).collect();
-            self.finding("not-idempotent", Severity::Error, meta, meta.upgrade.line, format!(
-                "running the data statements of {rev}'s upgrade a second time changes the data:\n{}\n\
+                    "running {rev}'s upgrade a second time on the data it already migrated changes \
+                 the data:\n{}\n\
                  guard inserts (INSERT ... WHERE NOT EXISTS / ON CONFLICT DO NOTHING) and make \
                  updates converge",
-                lines.join("\n")
-            ));
+                    lines.join("\n")
+                ),
+            );
         }
         Ok(changes.is_empty())
     }

@@ -12,7 +12,8 @@ use super::history::{Finding, History};
 use super::server::PyServer;
 use super::wait::wait_for;
 use crate::drill::{
-    self, Direction, DrillOptions, Host, HostError, ModelComparison, Progress, StepOutcome,
+    self, Direction, DrillOptions, ErrorKind, Host, HostError, ModelComparison, Progress, Rerun,
+    StepOutcome,
 };
 use crate::report::{DrillReport as CoreReport, to_junit};
 
@@ -86,17 +87,27 @@ impl Host for PyHost<'_> {
                     version_table: r.get_item("version_table")?.extract()?,
                     capture: r.get_item("capture")?.extract()?,
                     connections: r.get_item("connections")?.extract()?,
+                    error_kind: r
+                        .get_item("error_kind")?
+                        .extract::<Option<String>>()?
+                        .as_deref()
+                        .and_then(ErrorKind::parse),
                 })
             });
         result.map_err(|e| self.fail(e))
     }
 
-    fn replay(&mut self, url: &str, capture: u64) -> Result<Option<String>, HostError> {
+    fn rerun(&mut self, url: &str, capture: u64) -> Result<Rerun, HostError> {
         let result = self
             .host
-            .call_method1("replay", (url, capture))
-            .and_then(|r| r.extract());
-        result.map_err(|e| self.fail(e))
+            .call_method1("rerun", (url, capture))
+            .and_then(|r| r.extract::<(Option<String>, Option<String>)>());
+        match result {
+            Ok((Some(error), _)) => Ok(Rerun::Failed(error)),
+            Ok((None, Some(reason))) => Ok(Rerun::Skipped(reason)),
+            Ok((None, None)) => Ok(Rerun::Ran),
+            Err(e) => Err(self.fail(e)),
+        }
     }
 
     fn compare_models(&mut self, url: &str) -> Result<ModelComparison, HostError> {

@@ -267,7 +267,7 @@ fn user_rows_come_first_count_as_parents_and_stay_unique() {
     user.insert(
         "codes".into(),
         vec![
-            json!({"id": 1, "label": "drill_codes_label_3"})
+            json!({"id": 1, "label": "label_3"})
                 .as_object()
                 .cloned()
                 .unwrap(),
@@ -278,10 +278,7 @@ fn user_rows_come_first_count_as_parents_and_stay_unique() {
     let codes = table(&plan, "codes");
     assert_eq!((codes.rows.len(), codes.user_rows), (5, 2));
     assert_eq!(codes.rows[0]["id"], Value::Int(1));
-    assert_eq!(
-        codes.rows[0]["label"],
-        Value::Text("drill_codes_label_3".into())
-    );
+    assert_eq!(codes.rows[0]["label"], Value::Text("label_3".into()));
     assert!(
         !codes.rows[0].contains_key("note"),
         "user rows are not padded"
