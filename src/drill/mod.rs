@@ -14,3 +14,6 @@ pub use error::{DrillError, InspectionError};
 pub use host::{Direction, Host, HostError, ModelComparison, Progress, StepOutcome};
 pub use options::{DEFAULT_ROWS_PER_TABLE, DrillOptions};
 pub use walk::run_drill;
+
+#[cfg(test)]
+mod tests;
