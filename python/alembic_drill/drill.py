@@ -12,7 +12,6 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from alembic_drill import _core
 from alembic_drill.servers import Server
@@ -68,17 +67,17 @@ class Drill:
         runner = StepRunner(self.config, url_env=self.settings.url_env)
         host = DrillHost(runner, bootstrap=self.settings.bootstrap, progress=progress)
         skip = set(self.settings.skip)
-        options: dict[str, Any] = {
+        options: _core.DrillOptions = {
             "checks": [c for c in self.settings.checks if c not in skip and c in DRILL_CHECKS],
             "skip_findings": sorted(skip & set(STATIC_CHECKS)),
             "skip_revisions": dict(self.settings.skip_revisions),
             "oldest_downgrade": self.settings.oldest_downgrade,
             "seeds": self.settings.seeds,
-            "rows_per_table": 3,
             "bootstrap": bool(self.settings.bootstrap),
         }
         try:
-            return _core.run_drill(history, self.server._core, host, options)
+            # DrillHost.step returns a plain dict until _steps.py annotates it -> StepOutcome.
+            return _core.run_drill(history, self.server._core, host, options)  # type: ignore[arg-type]
         finally:
             runner.close()
 
