@@ -71,3 +71,13 @@ pub fn sort_findings(findings: &mut [Finding]) {
             .then_with(|| a.revision.cmp(&b.revision))
     });
 }
+
+/// A check id that names no check. Parsing one is an error, so a typo in a selection
+/// never silently turns a check off.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown check {given:?}; known: {}", known.join(", "))]
+pub struct UnknownCheck {
+    pub given: String,
+    /// The ids the parser knows.
+    pub known: Vec<&'static str>,
+}

@@ -68,6 +68,8 @@ pub struct LintReport<'a> {
     pub bases: Vec<&'a str>,
     pub summary: Summary,
     pub findings: &'a [Finding],
+    /// True when no finding has error severity.
+    pub ok: bool,
 }
 
 /// One revision in the `graph --format json` document.
@@ -131,6 +133,7 @@ impl History {
             bases: self.graph.bases(),
             summary: self.summary(),
             findings: &self.findings,
+            ok: self.ok(),
         }
     }
 

@@ -17,6 +17,7 @@ def test_healthy_linear_history_is_clean(project: Project, run_cli) -> None:
     assert doc["findings"] == []
     assert doc["revisions"] == 3 and doc["heads"] == ["ccc333"] and doc["bases"] == ["aaa111"]
     assert doc["summary"] == {"errors": 0, "warnings": 0, "info": 0}
+    assert doc["ok"] is True
 
 
 def test_branched_and_merged_history_is_clean(project: Project, run_cli) -> None:
@@ -46,6 +47,7 @@ def test_multiple_heads(project: Project, run_cli) -> None:
     run = run_cli("lint", "-c", str(project.ini), "--json")
     assert run.code == 1
     assert checks_of(run) == [("multiple-heads", "bbb222"), ("multiple-heads", "ccc333")]
+    assert run.json()["ok"] is False
     finding = run.json()["findings"][0]
     assert finding["severity"] == "error"
     assert "alembic merge" in finding["message"]
@@ -60,6 +62,7 @@ def test_multiple_unlabelled_bases(project: Project, run_cli) -> None:
     run = run_cli("lint", "-c", str(project.ini), "--json")
     assert run.code == 0  # a warning does not fail the run
     assert {c for c, _ in checks_of(run)} == {"multiple-bases"}
+    assert run.json()["ok"] is True
     assert all(f["severity"] == "warning" for f in run.json()["findings"])
 
 

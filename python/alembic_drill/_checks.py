@@ -25,7 +25,10 @@ class KnownChecks:
 @functools.cache
 def known_checks() -> KnownChecks:
     """The check ids of the native core. The only place that reads them."""
-    return KnownChecks(drill=tuple(_core.DRILL_CHECKS), static=tuple(_core.STATIC_CHECKS))
+    return KnownChecks(
+        drill=tuple(c.id for c in _core.CHECKS if c.kind == "drill"),
+        static=tuple(c.id for c in _core.CHECKS if c.kind == "static"),
+    )
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class CheckPlan:
         """This plan running ``checks`` instead (what a hook made of :attr:`drill`)."""
         return CheckPlan(parse_check_ids(list(checks), "checks", where), self.skip_static)
 
-    def core_options(self) -> dict[str, Any]:
+    def core_options(self) -> _core.DrillOptions:
         """The plan as the native drill reads it."""
         return {"checks": list(self.drill), "skip_findings": sorted(self.skip_static)}
 

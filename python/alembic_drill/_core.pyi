@@ -1,7 +1,7 @@
 """The native core of alembic-drill (Rust, built with PyO3)."""
 
 from os import PathLike
-from typing import Any, Literal, final
+from typing import Any, Literal, Protocol, TypedDict, final, type_check_only
 
 __version__: str
 
@@ -28,6 +28,27 @@ class ServerStartError(ServerError):
 
 class NotOurDatabaseError(ServerError):
     """Refused: alembic-drill only drops databases it created."""
+
+class DrillError(AlembicDrillError):
+    """The drill stopped before its report was complete (a failing migration is a finding,
+    never this)."""
+
+class DrillHostError(DrillError):
+    """The code running the Alembic steps failed outside a migration; what it raised is
+    the ``__cause__``."""
+
+class DrillInspectionError(DrillError):
+    """One of the drill's databases could not be read, fingerprinted or seeded."""
+
+class DrillRebuildError(DrillError):
+    """A database the drill had to make again could not be: a revision no longer upgrades."""
+
+class DrillOptionsError(AlembicDrillError):
+    """Options for run_drill() that name an unknown key or check, or hold a value of the
+    wrong type."""
+
+class ForeignDatabaseError(AlembicDrillError):
+    """env.py sent a statement to a database alembic-drill did not create."""
 
 def load_history(config: str | PathLike[str] | None = None) -> History:
     """Loads the Alembic project at ``config`` and runs the static checks.
@@ -179,10 +200,31 @@ def stop_kept_servers(spec: str | None = None) -> list[str]:
 def reap_stale_servers() -> list[str]:
     """Removes what killed runs left behind; returns what was removed."""
 
+@final
+class CheckInfo:
+    """One check alembic-drill knows."""
+
+    @property
+    def id(self) -> str:
+        """The stable id, e.g. ``not-idempotent``."""
+    @property
+    def kind(self) -> Literal["drill", "static"]:
+        """``drill``: needs a database; ``static``: reads the scripts only."""
+    @property
+    def scope(self) -> Literal["revision", "head"] | None:
+        """Drill checks: once per ``revision``, or once at ``head``; None for static ones."""
+    @property
+    def severity(self) -> Severity:
+        """The severity of its findings."""
+
+CHECKS: tuple[CheckInfo, ...]
+"""Every check: the drill checks in the order a walk runs them, then the static ones."""
 DRILL_CHECKS: list[str]
-"""The drill checks, in the order a walk runs them."""
+"""The drill checks' ids, in the order a walk runs them."""
 STATIC_CHECKS: list[str]
-"""The static checks of ``lint``."""
+"""The static checks' ids (``lint``)."""
+DEFAULT_ROWS_PER_TABLE: int
+"""Synthetic rows per table for the data checks when the options give none."""
 
 @final
 class DrillReport:
@@ -207,7 +249,71 @@ class DrillReport:
     def to_junit(self) -> str:
         """JUnit XML: one suite per check, one case per revision."""
 
-def run_drill(
-    history: History, server: _Server, host: object, options: dict[str, Any]
-) -> DrillReport:
-    """Runs the drill checks; ``host`` runs the Alembic steps (alembic_drill._steps)."""
+# The protocol between the walk (Rust) and the Python side that runs Alembic steps: these
+# types mirror what src/py/drill.rs reads, and exist for type checkers only.
+
+@type_check_only
+class DrillOptions(TypedDict, total=False):
+    """What ``run_drill`` is asked to do; every key is optional. An unknown key or check
+    id raises DrillOptionsError."""
+
+    checks: list[str]
+    """Drill checks to run (default: every one of DRILL_CHECKS)."""
+    skip_findings: list[str]
+    """Static checks whose findings are left out of the report."""
+    skip_revisions: dict[str, str]
+    """Revisions whose checks are skipped (still applied), with the reason."""
+    oldest_downgrade: str | None
+    """Downgrades at or below this revision are not required (failures are info)."""
+    seeds: dict[str, dict[str, list[dict[str, Any]]]]
+    """Rows present before a revision upgrades: revision -> table -> rows."""
+    rows_per_table: int
+    """Synthetic rows per table for the data checks (default: DEFAULT_ROWS_PER_TABLE)."""
+    bootstrap: bool
+    """Call the host's ``bootstrap`` on every fresh database (default: False)."""
+
+@type_check_only
+class StepOutcome(TypedDict):
+    """What ``Host.step`` returns. A failing migration is ``ok: False``, not an exception."""
+
+    ok: bool
+    seconds: float
+    error: str | None
+    """The database's (or the script's) error, one line."""
+    version_table: str
+    """The version table env.py configured."""
+    capture: int | None
+    """A number naming an upgrade that migrated data, for ``rerun`` (None: none)."""
+    connections: int
+    """Database connections the step opened."""
+    error_kind: Literal["constraint", "value", "code", "database"] | None
+    """What raised the error: a constraint over rows, a value the database refused, the
+    script's own code, any other database error (None: the step passed)."""
+
+@type_check_only
+class Host(Protocol):
+    """What the walk calls back into (alembic_drill._steps.DrillHost). An exception raised
+    here stops the walk: alembic-drill's own errors and interruptions come out as they
+    are, anything else as a DrillHostError whose ``__cause__`` it is."""
+
+    def step(
+        self, url: str, direction: Literal["upgrade", "downgrade"], revision: str, capture: bool
+    ) -> StepOutcome:
+        """Runs exactly one revision's upgrade or downgrade on the database at ``url``."""
+    def rerun(self, url: str, capture: int) -> tuple[str | None, str | None]:
+        """Runs a captured upgrade's data migration again on the state it left: (the
+        error, if it failed; the reason, if it cannot tell)."""
+    def compare_models(self, url: str) -> tuple[list[str] | None, str | None]:
+        """(differences, None), or (None, why the comparison cannot run)."""
+    def release(self, url: str) -> object:
+        """Closes the connections kept to the database at ``url``."""
+    def bootstrap(self, url: str) -> object:
+        """Prepares a fresh database (tables made outside migrations)."""
+    def progress(self, index: int, total: int, revision: str, activity: str) -> object:
+        """Live progress; an exception here is ignored."""
+
+def run_drill(history: History, server: _Server, host: Host, options: DrillOptions) -> DrillReport:
+    """Runs the drill checks; ``host`` runs the Alembic steps (alembic_drill._steps).
+
+    Raises DrillOptionsError for bad options, a ServerError when the server fails, a
+    DrillError subclass when the walk cannot go on."""

@@ -48,14 +48,11 @@ from urllib.parse import unquote, urlsplit
 
 from sqlalchemy.engine.url import URL
 
-from alembic_drill._core import AlembicDrillError
+from alembic_drill._core import ForeignDatabaseError
+
+__all__ = ["ConnectionGuard", "ForeignDatabaseError", "Requested", "guarded"]
 
 _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
-
-
-class ForeignDatabaseError(AlembicDrillError):
-    """env.py (or code it runs) tried to connect to a database alembic-drill did not
-    create; the connection was refused before it opened."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ Python code (parsing, a lookup) may only be the synthetic rows' doing.
 from __future__ import annotations
 
 import re
+from typing import Literal
+
+ErrorKind = Literal["constraint", "value", "code", "database"]
 
 #: Top-level modules of DB-API drivers: their exceptions are the database's.
 _DRIVERS = {
@@ -25,7 +28,7 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def kind(exc: BaseException) -> str:
+def kind(exc: BaseException) -> ErrorKind:
     """``constraint``, ``value``, ``database`` or ``code`` (see the module docstring)."""
     statement = ""
     for error in _chain(exc):

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, pool
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -31,9 +31,13 @@ from sqlalchemy.engine.url import URL
 
 from alembic_drill import _drivers, _env_runner, _rerun
 from alembic_drill._core import AlembicDrillError
+
+if TYPE_CHECKING:
+    from alembic_drill._core import StepOutcome
 from alembic_drill._engines import EngineCache, count_connections
 from alembic_drill._guard import ForeignDatabaseError, guarded
 from alembic_drill._project import find_project
+from alembic_drill._step_errors import ErrorKind
 from alembic_drill._step_errors import describe as _describe
 from alembic_drill._step_errors import kind as _error_kind
 
@@ -64,7 +68,7 @@ class StepResult:
     error: str | None = None
     error_type: str | None = None
     #: What raised the error: constraint, value, database or code (_step_errors).
-    error_kind: str | None = None
+    error_kind: ErrorKind | None = None
     #: INSERT/UPDATE/DELETE statements the step ran (with parameters), when captured.
     statements: list[tuple[str, Any]] = field(default_factory=list)
     #: Whether the step also changed the schema (when captured).
@@ -537,7 +541,7 @@ class DrillHost:
         #: Upgrades that migrated data: (revision, whether they also changed the schema).
         self._captures: dict[int, tuple[str, bool]] = {}
 
-    def step(self, url: str, direction: str, revision: str, capture: bool) -> dict[str, Any]:
+    def step(self, url: str, direction: str, revision: str, capture: bool) -> StepOutcome:
         result = self.runner.step(url, direction, revision, capture=capture)
         captured = None
         if capture and result.ok and result.statements:

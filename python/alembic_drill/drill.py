@@ -13,7 +13,6 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from alembic_drill import _core
 from alembic_drill._checks import CheckPlan
@@ -113,14 +112,11 @@ class Drill:
             self.config, url_env=self.settings.url_env, env_runner=self.settings.env_runner
         )
         host = DrillHost(runner, bootstrap=self.settings.bootstrap, progress=progress)
-        options: dict[str, Any] = {
-            **self.plan.core_options(),
-            "skip_revisions": dict(self.settings.skip_revisions),
-            "oldest_downgrade": self.settings.oldest_downgrade,
-            "seeds": self.settings.seeds,
-            "rows_per_table": 3,
-            "bootstrap": bool(self.settings.bootstrap),
-        }
+        options = self.plan.core_options()
+        options["skip_revisions"] = dict(self.settings.skip_revisions)
+        options["oldest_downgrade"] = self.settings.oldest_downgrade
+        options["seeds"] = self.settings.seeds
+        options["bootstrap"] = bool(self.settings.bootstrap)
         try:
             return _core.run_drill(history, self.server._core, host, options)
         finally:

@@ -1,22 +1,138 @@
-//! The drill checks' ids, and which static findings make a walk impossible.
+//! The drill checks' vocabulary: what a walk can find on a database, by id.
 
-/// Checks that need a database, in the order a walk performs them.
-pub const DRILL_CHECKS: &[&str] = &[
-    "upgrade-failed",
-    "downgrade-failed",
-    "roundtrip-failed",
-    "downgrade-leaves-trace",
-    "data-dependent-failure",
-    "not-idempotent",
-    "model-drift",
-];
+use std::fmt;
+use std::str::FromStr;
 
-/// Static findings after which Alembic itself cannot load the history: no step could run,
-/// so the drills are skipped and these findings are the answer.
-pub const STRUCTURAL_CHECKS: &[&str] = &[
-    "cycle",
-    "missing-parent",
-    "duplicate-revision",
-    "duplicate-branch-label",
-    "script-error",
-];
+use serde::{Deserialize, Serialize};
+
+use crate::finding::{Severity, UnknownCheck};
+
+/// One check that needs a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    UpgradeFailed,
+    DowngradeFailed,
+    RoundtripFailed,
+    DowngradeLeavesTrace,
+    DataDependentFailure,
+    NotIdempotent,
+    ModelDrift,
+}
+
+/// Where a drill check runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Once for every revision of the walk.
+    Revision,
+    /// Once, on the database at head, after the walk.
+    Head,
+}
+
+impl Scope {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scope::Revision => "revision",
+            Scope::Head => "head",
+        }
+    }
+}
+
+impl Check {
+    /// Every drill check, in the order a walk performs them.
+    pub const ALL: [Check; 7] = [
+        Check::UpgradeFailed,
+        Check::DowngradeFailed,
+        Check::RoundtripFailed,
+        Check::DowngradeLeavesTrace,
+        Check::DataDependentFailure,
+        Check::NotIdempotent,
+        Check::ModelDrift,
+    ];
+
+    /// The stable id findings, reports and settings use (the serde name).
+    pub const fn id(self) -> &'static str {
+        match self {
+            Check::UpgradeFailed => "upgrade-failed",
+            Check::DowngradeFailed => "downgrade-failed",
+            Check::RoundtripFailed => "roundtrip-failed",
+            Check::DowngradeLeavesTrace => "downgrade-leaves-trace",
+            Check::DataDependentFailure => "data-dependent-failure",
+            Check::NotIdempotent => "not-idempotent",
+            Check::ModelDrift => "model-drift",
+        }
+    }
+
+    pub const fn scope(self) -> Scope {
+        match self {
+            Check::ModelDrift => Scope::Head,
+            _ => Scope::Revision,
+        }
+    }
+
+    /// The severity of this check's findings, unless the walk knows better (a downgrade
+    /// declared irreversible, or below the oldest one required, fails as info).
+    pub const fn severity(self) -> Severity {
+        Severity::Error
+    }
+
+    /// The checks that run once per revision, in walk order.
+    pub fn per_revision() -> impl Iterator<Item = Check> {
+        Check::ALL
+            .into_iter()
+            .filter(|c| c.scope() == Scope::Revision)
+    }
+}
+
+impl FromStr for Check {
+    type Err = UnknownCheck;
+
+    fn from_str(id: &str) -> Result<Self, UnknownCheck> {
+        Check::ALL
+            .into_iter()
+            .find(|c| c.id() == id)
+            .ok_or_else(|| UnknownCheck {
+                given: id.to_owned(),
+                known: Check::ALL.map(Check::id).to_vec(),
+            })
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_the_serde_names_and_parse_back() {
+        for check in Check::ALL {
+            assert_eq!(
+                serde_json::to_string(&check).unwrap(),
+                format!("\"{}\"", check.id())
+            );
+            assert_eq!(check.id().parse::<Check>(), Ok(check));
+        }
+    }
+
+    #[test]
+    fn a_typo_is_an_error_not_a_check_turned_off() {
+        let error = "not-idempotant".parse::<Check>().unwrap_err();
+        assert!(error.to_string().contains("\"not-idempotant\""), "{error}");
+        assert!(serde_json::from_str::<Check>("\"model_drift\"").is_err());
+    }
+
+    #[test]
+    fn only_model_drift_runs_at_head() {
+        let at_head: Vec<Check> = Check::ALL
+            .into_iter()
+            .filter(|c| c.scope() == Scope::Head)
+            .collect();
+        assert_eq!(at_head, [Check::ModelDrift]);
+        assert_eq!(Check::per_revision().count(), Check::ALL.len() - 1);
+    }
+}

@@ -102,10 +102,33 @@ pub struct Progress {
     pub activity: String,
 }
 
-/// A failure of the machinery (not of a migration): stops the run.
+/// A failure of the host (not of a migration): stops the run.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct HostError(pub String);
+#[error("{message}")]
+pub struct HostError {
+    pub message: String,
+    /// What the host's own code raised, kept so the binding can hand it back as it was
+    /// (a Python exception, Ctrl-C included).
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl HostError {
+    pub fn new(message: impl Into<String>) -> HostError {
+        HostError {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A failure whose message is the error's own.
+    pub fn caused_by(error: impl std::error::Error + Send + Sync + 'static) -> HostError {
+        HostError {
+            message: error.to_string(),
+            source: Some(Box::new(error)),
+        }
+    }
+}
 
 pub trait Host {
     /// Runs exactly one revision's upgrade or downgrade on the database at `url`.

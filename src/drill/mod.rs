@@ -4,13 +4,18 @@
 //! seeded rows, data fingerprints.
 
 mod checks;
+mod error;
 mod host;
 mod options;
 mod walk;
 
-pub use checks::{DRILL_CHECKS, STRUCTURAL_CHECKS};
+pub use checks::{Check, Scope};
+pub use error::{DrillError, InspectionError};
 pub use host::{
     Direction, ErrorKind, Host, HostError, ModelComparison, Progress, Rerun, StepOutcome,
 };
-pub use options::DrillOptions;
+pub use options::{DEFAULT_ROWS_PER_TABLE, DrillOptions};
 pub use walk::run_drill;
+
+#[cfg(test)]
+mod tests;

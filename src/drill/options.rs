@@ -4,18 +4,24 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use super::checks::DRILL_CHECKS;
+use super::checks::Check;
+use crate::graph::StaticCheck;
 
 /// Rows a user supplies for one revision: table -> rows (column -> value).
 pub type UserRows = BTreeMap<String, Vec<serde_json::Map<String, serde_json::Value>>>;
 
+/// Synthetic rows per table for the data checks, unless the options say otherwise.
+pub const DEFAULT_ROWS_PER_TABLE: usize = 3;
+
+/// Every field is optional (the defaults below); an unknown field or check id is an error,
+/// so a typo never silently turns something off.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DrillOptions {
-    /// Drill checks to run (ids from [`DRILL_CHECKS`]).
-    pub checks: BTreeSet<String>,
+    /// Drill checks to run.
+    pub checks: BTreeSet<Check>,
     /// Static checks whose findings are left out of the report.
-    pub skip_findings: BTreeSet<String>,
+    pub skip_findings: BTreeSet<StaticCheck>,
     /// Revisions whose checks are skipped (they are still applied), with the reason.
     pub skip_revisions: BTreeMap<String, String>,
     /// Downgrades of this revision and its ancestors are not required: failures there
@@ -32,19 +38,49 @@ pub struct DrillOptions {
 impl Default for DrillOptions {
     fn default() -> Self {
         DrillOptions {
-            checks: DRILL_CHECKS.iter().map(|c| (*c).to_owned()).collect(),
+            checks: Check::ALL.into_iter().collect(),
             skip_findings: BTreeSet::new(),
             skip_revisions: BTreeMap::new(),
             oldest_downgrade: None,
             seeds: BTreeMap::new(),
-            rows_per_table: 3,
+            rows_per_table: DEFAULT_ROWS_PER_TABLE,
             bootstrap: false,
         }
     }
 }
 
 impl DrillOptions {
-    pub fn enabled(&self, check: &str) -> bool {
-        self.checks.contains(check)
+    pub fn enabled(&self, check: Check) -> bool {
+        self.checks.contains(&check)
+    }
+
+    /// Whether a finding of this static check stays in the report.
+    pub fn reports(&self, finding_check: &str) -> bool {
+        finding_check
+            .parse::<StaticCheck>()
+            .map_or(true, |check| !self.skip_findings.contains(&check))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_run_every_check() {
+        let options: DrillOptions = serde_json::from_str("{}").unwrap();
+        assert!(Check::ALL.into_iter().all(|c| options.enabled(c)));
+        assert_eq!(options.rows_per_table, DEFAULT_ROWS_PER_TABLE);
+    }
+
+    #[test]
+    fn a_misspelt_check_or_key_is_refused() {
+        let typo = serde_json::from_str::<DrillOptions>(r#"{"checks": ["not-idempotant"]}"#);
+        assert!(typo.unwrap_err().to_string().contains("not-idempotant"));
+        let static_as_drill =
+            serde_json::from_str::<DrillOptions>(r#"{"checks": ["multiple-heads"]}"#);
+        assert!(static_as_drill.is_err());
+        let key = serde_json::from_str::<DrillOptions>(r#"{"rows_per_tabel": 2}"#);
+        assert!(key.unwrap_err().to_string().contains("rows_per_tabel"));
     }
 }

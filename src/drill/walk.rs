@@ -30,12 +30,12 @@ use std::time::Instant;
 
 use tokio::sync::Mutex;
 
-use super::checks::{DRILL_CHECKS, STRUCTURAL_CHECKS};
-use super::host::{
-    Direction, ErrorKind, Host, HostError, ModelComparison, Progress, Rerun, StepOutcome,
-};
+use super::checks::Check;
+use super::error::{DrillError, InspectionError};
+use super::host::{Direction, ErrorKind, Host, ModelComparison, Progress, Rerun, StepOutcome};
 use super::options::{DrillOptions, UserRows};
 use crate::finding::{Finding, Severity};
+use crate::graph::StaticCheck;
 use crate::history::History;
 use crate::report::{CheckRun, DrillReport, StepTiming};
 use crate::revision::{BodyKind, RevisionMeta};
@@ -49,7 +49,7 @@ pub fn run_drill<H: Host>(
     server: Arc<Mutex<Server>>,
     host: &mut H,
     options: &DrillOptions,
-) -> Result<DrillReport, HostError> {
+) -> Result<DrillReport, DrillError> {
     let started = Instant::now();
     let (database, reason, engine) = host.wait({
         let server = Arc::clone(&server);
@@ -70,7 +70,7 @@ pub fn run_drill<H: Host>(
         findings: history
             .findings
             .iter()
-            .filter(|f| !options.skip_findings.contains(&f.check))
+            .filter(|f| options.reports(&f.check))
             .cloned()
             .collect(),
         ..DrillReport::default()
@@ -78,7 +78,11 @@ pub fn run_drill<H: Host>(
     let structural: BTreeSet<&str> = history
         .findings
         .iter()
-        .filter(|f| STRUCTURAL_CHECKS.contains(&f.check.as_str()))
+        .filter(|f| {
+            f.check
+                .parse::<StaticCheck>()
+                .is_ok_and(StaticCheck::is_structural)
+        })
         .map(|f| f.check.as_str())
         .collect();
     if !structural.is_empty() {
@@ -86,9 +90,9 @@ pub fn run_drill<H: Host>(
             "Alembic cannot load this history ({}): fix those findings first",
             structural.into_iter().collect::<Vec<_>>().join(", ")
         );
-        for check in DRILL_CHECKS.iter().filter(|c| options.enabled(c)) {
+        for check in Check::ALL.into_iter().filter(|c| options.enabled(*c)) {
             report.checks.push(CheckRun {
-                check: (*check).to_owned(),
+                check: check.id().to_owned(),
                 revision: None,
                 skipped: Some(reason.clone()),
             });
@@ -143,7 +147,7 @@ struct Seeded {
 }
 
 /// An inspection on a database's kept connection.
-type Inspection<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
+type Inspection<'a, T> = Pin<Box<dyn Future<Output = Result<T, InspectionError>> + Send + 'a>>;
 
 struct Walk<'a, H: Host> {
     history: &'a History,
@@ -163,7 +167,7 @@ struct Walk<'a, H: Host> {
 }
 
 impl<H: Host> Walk<'_, H> {
-    fn run(&mut self) -> Result<(), HostError> {
+    fn run(&mut self) -> Result<(), DrillError> {
         let order: Vec<String> = self
             .history
             .graph
@@ -187,7 +191,7 @@ impl<H: Host> Walk<'_, H> {
             };
             main = self.revision(main, &meta, progress)?;
         }
-        if self.options.enabled("model-drift") {
+        if self.options.enabled(Check::ModelDrift) {
             self.model_drift(&main)?;
         }
         self.discard_seeded()?;
@@ -200,7 +204,7 @@ impl<H: Host> Walk<'_, H> {
         main: Db,
         meta: &RevisionMeta,
         progress: Progress,
-    ) -> Result<Db, HostError> {
+    ) -> Result<Db, DrillError> {
         let rev = meta.id.as_str();
         let blocked = self
             .history
@@ -225,8 +229,8 @@ impl<H: Host> Walk<'_, H> {
         }
         let skipped = self.options.skip_revisions.get(rev).cloned();
         let wants_data = skipped.is_none()
-            && (self.options.enabled("data-dependent-failure")
-                || self.options.enabled("not-idempotent"));
+            && (self.options.enabled(Check::DataDependentFailure)
+                || self.options.enabled(Check::NotIdempotent));
 
         self.host.progress(Progress {
             activity: "snapshot".into(),
@@ -250,13 +254,12 @@ impl<H: Host> Walk<'_, H> {
             ..progress.clone()
         });
         let capture_on_main =
-            seeded.is_none() && skipped.is_none() && self.options.enabled("not-idempotent");
+            seeded.is_none() && skipped.is_none() && self.options.enabled(Check::NotIdempotent);
         let up = self.step(&main, Direction::Upgrade, rev, "walk", capture_on_main)?;
-        self.ran("upgrade-failed", rev);
+        self.ran(Check::UpgradeFailed, rev);
         if !up.ok {
             self.finding(
-                "upgrade-failed",
-                Severity::Error,
+                Check::UpgradeFailed,
                 meta,
                 meta.upgrade.line,
                 format!(
@@ -280,10 +283,8 @@ impl<H: Host> Walk<'_, H> {
         self.applied.push(rev.to_owned());
 
         if let Some(reason) = skipped {
-            for check in DRILL_CHECKS
-                .iter()
-                .filter(|c| **c != "upgrade-failed" && **c != "model-drift")
-            {
+            // The upgrade ran (and passed): every other check of the revision is skipped.
+            for check in Check::per_revision().filter(|c| *c != Check::UpgradeFailed) {
                 self.skip(check, rev, &reason);
             }
             return Ok(main);
@@ -303,18 +304,18 @@ impl<H: Host> Walk<'_, H> {
             }
         } else {
             self.skip(
-                "data-dependent-failure",
+                Check::DataDependentFailure,
                 rev,
                 "no table exists before this revision: nothing to seed",
             );
-            if self.options.enabled("not-idempotent") {
+            if self.options.enabled(Check::NotIdempotent) {
                 match up.capture {
                     Some(capture) => {
                         let copy = self.clone_db(&main)?;
                         self.idempotency(&copy, meta, capture)?;
                         self.drop_db(copy)?;
                     }
-                    None => self.ran("not-idempotent", rev),
+                    None => self.ran(Check::NotIdempotent, rev),
                 }
             }
         }
@@ -328,14 +329,14 @@ impl<H: Host> Walk<'_, H> {
         meta: &RevisionMeta,
         before: &SchemaSnapshot,
         progress: &Progress,
-    ) -> Result<Db, HostError> {
+    ) -> Result<Db, DrillError> {
         let rev = meta.id.as_str();
         let wanted = [
-            "downgrade-failed",
-            "roundtrip-failed",
-            "downgrade-leaves-trace",
+            Check::DowngradeFailed,
+            Check::RoundtripFailed,
+            Check::DowngradeLeavesTrace,
         ]
-        .iter()
+        .into_iter()
         .any(|c| self.options.enabled(c));
         if !wanted {
             return Ok(main);
@@ -353,7 +354,7 @@ impl<H: Host> Walk<'_, H> {
             Some(self.snapshot(&main)?)
         };
         let down = self.step(&main, Direction::Downgrade, rev, "roundtrip", false)?;
-        self.ran("downgrade-failed", rev);
+        self.ran(Check::DowngradeFailed, rev);
         if !down.ok {
             let error = down.error.as_deref().unwrap_or("unknown error");
             let (severity, message) = if meta.downgrade.kind == BodyKind::Irreversible {
@@ -379,16 +380,16 @@ impl<H: Host> Walk<'_, H> {
                     ),
                 )
             };
-            self.finding(
-                "downgrade-failed",
+            self.finding_as(
+                Check::DowngradeFailed,
                 severity,
                 meta,
                 meta.downgrade.line,
                 message,
             );
             let reason = "the downgrade did not run";
-            self.skip("roundtrip-failed", rev, reason);
-            self.skip("downgrade-leaves-trace", rev, reason);
+            self.skip(Check::RoundtripFailed, rev, reason);
+            self.skip(Check::DowngradeLeavesTrace, rev, reason);
             return match after {
                 Some(after) if !schema::diff(&after, &self.snapshot(&main)?).is_empty() => {
                     self.rebuild(main)
@@ -399,11 +400,10 @@ impl<H: Host> Walk<'_, H> {
 
         let restored = self.snapshot(&main)?;
         let trace = schema::diff(before, &restored);
-        self.ran("downgrade-leaves-trace", rev);
+        self.ran(Check::DowngradeLeavesTrace, rev);
         if !trace.is_empty() {
             self.finding(
-                "downgrade-leaves-trace",
-                Severity::Error,
+                Check::DowngradeLeavesTrace,
                 meta,
                 meta.downgrade.line,
                 format!(
@@ -414,11 +414,10 @@ impl<H: Host> Walk<'_, H> {
         }
 
         let again = self.step(&main, Direction::Upgrade, rev, "roundtrip", false)?;
-        self.ran("roundtrip-failed", rev);
+        self.ran(Check::RoundtripFailed, rev);
         if !again.ok {
             self.finding(
-                "roundtrip-failed",
-                Severity::Error,
+                Check::RoundtripFailed,
                 meta,
                 meta.upgrade.line,
                 format!(
@@ -453,19 +452,19 @@ impl<H: Host> Walk<'_, H> {
     /// On the seeded database, at the revision's parents: the upgrade must run, and its
     /// data statements must change nothing when run again. Returns whether the database
     /// is still fit to walk on (upgraded, data as the upgrade left it).
-    fn data_checks(&mut self, seeded: &Db, meta: &RevisionMeta) -> Result<bool, HostError> {
+    fn data_checks(&mut self, seeded: &Db, meta: &RevisionMeta) -> Result<bool, DrillError> {
         let rev = meta.id.as_str();
-        let capture = self.options.enabled("not-idempotent");
+        let capture = self.options.enabled(Check::NotIdempotent);
         let up = self.step(seeded, Direction::Upgrade, rev, "seeded", capture)?;
-        if self.options.enabled("data-dependent-failure") {
-            self.ran("data-dependent-failure", rev);
+        if self.options.enabled(Check::DataDependentFailure) {
+            self.ran(Check::DataDependentFailure, rev);
             if !up.ok {
                 let error = up.error.as_deref().unwrap_or("unknown error");
                 let certain = up
                     .error_kind
                     .is_none_or(ErrorKind::certain_on_synthetic_rows);
                 if certain {
-                    self.finding("data-dependent-failure", Severity::Error, meta, meta.upgrade.line, format!(
+                    self.finding(Check::DataDependentFailure, meta, meta.upgrade.line, format!(
                         "upgrading to {rev} works on empty tables but fails when they hold rows: {error}; \
                          give new NOT NULL columns a server_default (or backfill before setting NOT \
                          NULL), and make data changes tolerate existing rows"
@@ -478,7 +477,7 @@ impl<H: Host> Walk<'_, H> {
                     } else {
                         "the database, for a value"
                     };
-                    self.finding("data-dependent-failure", Severity::Warning, meta, meta.upgrade.line, format!(
+                    self.finding_as(Check::DataDependentFailure, Severity::Warning, meta, meta.upgrade.line, format!(
                         "{rev} could not be verified with synthetic rows: its upgrade works on empty \
                          tables, and on alembic-drill's synthetic rows {raised_by} raised {error}; \
                          real rows may hold what it expects. Give representative rows for this \
@@ -489,13 +488,15 @@ impl<H: Host> Walk<'_, H> {
             }
         }
         let mut fit = up.ok;
-        if self.options.enabled("not-idempotent") {
+        if self.options.enabled(Check::NotIdempotent) {
             match (up.ok, up.capture) {
                 (true, Some(capture)) => fit = self.idempotency(seeded, meta, capture)?,
-                (true, None) => self.ran("not-idempotent", rev),
-                (false, _) => {
-                    self.skip("not-idempotent", rev, "the upgrade failed on seeded tables")
-                }
+                (true, None) => self.ran(Check::NotIdempotent, rev),
+                (false, _) => self.skip(
+                    Check::NotIdempotent,
+                    rev,
+                    "the upgrade failed on seeded tables",
+                ),
             }
         }
         Ok(fit)
@@ -508,7 +509,7 @@ impl<H: Host> Walk<'_, H> {
         db: &Db,
         meta: &RevisionMeta,
         capture: u64,
-    ) -> Result<bool, HostError> {
+    ) -> Result<bool, DrillError> {
         let rev = meta.id.as_str();
         let ignore = vec![self.version_table.clone()];
         let before = self.fingerprint(db, &ignore)?;
@@ -516,12 +517,11 @@ impl<H: Host> Walk<'_, H> {
         let rerun = self.host.rerun(&db.alembic_url, capture)?;
         self.phase("replay", started);
         match rerun {
-            Rerun::Ran => self.ran("not-idempotent", rev),
+            Rerun::Ran => self.ran(Check::NotIdempotent, rev),
             Rerun::Failed(error) => {
-                self.ran("not-idempotent", rev);
+                self.ran(Check::NotIdempotent, rev);
                 self.finding(
-                    "not-idempotent",
-                    Severity::Error,
+                    Check::NotIdempotent,
                     meta,
                     meta.upgrade.line,
                     format!(
@@ -534,7 +534,7 @@ impl<H: Host> Walk<'_, H> {
             }
             Rerun::Skipped(reason) => {
                 // The rerun left nothing behind (its transaction was rolled back).
-                self.skip("not-idempotent", rev, &reason);
+                self.skip(Check::NotIdempotent, rev, &reason);
                 return Ok(true);
             }
         }
@@ -543,8 +543,7 @@ impl<H: Host> Walk<'_, H> {
         if !changes.is_empty() {
             let lines: Vec<String> = changes.iter().map(|c| format!("  {c}")).collect();
             self.finding(
-                "not-idempotent",
-                Severity::Error,
+                Check::NotIdempotent,
                 meta,
                 meta.upgrade.line,
                 format!(
@@ -559,12 +558,12 @@ impl<H: Host> Walk<'_, H> {
         Ok(changes.is_empty())
     }
 
-    fn model_drift(&mut self, main: &Db) -> Result<(), HostError> {
+    fn model_drift(&mut self, main: &Db) -> Result<(), DrillError> {
         if let Some((rev, _)) = self.not_reached.iter().next() {
             let reason =
                 format!("the history does not reach its heads ({rev} failed or was not reached)");
             self.report.checks.push(CheckRun {
-                check: "model-drift".into(),
+                check: Check::ModelDrift.id().into(),
                 revision: None,
                 skipped: Some(reason),
             });
@@ -581,7 +580,7 @@ impl<H: Host> Walk<'_, H> {
             index: self.history.graph.len(),
             total: self.history.graph.len(),
             revision: heads.join(","),
-            activity: "model-drift".into(),
+            activity: Check::ModelDrift.id().into(),
         });
         let started = Instant::now();
         let comparison = self.host.compare_models(&main.alembic_url)?;
@@ -589,22 +588,22 @@ impl<H: Host> Walk<'_, H> {
         match comparison {
             ModelComparison::Unavailable(reason) => {
                 self.report.checks.push(CheckRun {
-                    check: "model-drift".into(),
+                    check: Check::ModelDrift.id().into(),
                     revision: None,
                     skipped: Some(reason),
                 });
             }
             ModelComparison::Differences(lines) => {
                 self.report.checks.push(CheckRun {
-                    check: "model-drift".into(),
+                    check: Check::ModelDrift.id().into(),
                     revision: None,
                     skipped: None,
                 });
                 if !lines.is_empty() {
                     let head = heads.first().and_then(|h| self.history.graph.get(h));
                     let mut finding = Finding::new(
-                        "model-drift",
-                        Severity::Error,
+                        Check::ModelDrift.id(),
+                        Check::ModelDrift.severity(),
                         format!(
                             "the models (env.py's target_metadata) differ from the database at \
                              head:\n{}\nrun `alembic revision --autogenerate` to write the missing \
@@ -628,21 +627,18 @@ impl<H: Host> Walk<'_, H> {
 
     // -- databases --------------------------------------------------------------------
 
-    fn new_db(&mut self) -> Result<Db, HostError> {
+    fn new_db(&mut self) -> Result<Db, DrillError> {
         let started = Instant::now();
         let server = Arc::clone(&self.server);
-        let db = self
-            .host
-            .wait(async move {
-                let server = server.lock().await;
-                let name = server.create_database(None).await?;
-                Ok::<_, crate::servers::ServerError>(Db::new(
-                    name.clone(),
-                    server.database_url(&name),
-                    server.sqlalchemy_url(&name, None),
-                ))
-            })?
-            .map_err(server_error)?;
+        let db = self.host.wait(async move {
+            let server = server.lock().await;
+            let name = server.create_database(None).await?;
+            Ok::<_, crate::servers::ServerError>(Db::new(
+                name.clone(),
+                server.database_url(&name),
+                server.sqlalchemy_url(&name, None),
+            ))
+        })??;
         self.phase("create database", started);
         if self.options.bootstrap {
             let started = Instant::now();
@@ -652,23 +648,20 @@ impl<H: Host> Walk<'_, H> {
         Ok(db)
     }
 
-    fn clone_db(&mut self, from: &Db) -> Result<Db, HostError> {
+    fn clone_db(&mut self, from: &Db) -> Result<Db, DrillError> {
         self.disconnect(from)?;
         let server = Arc::clone(&self.server);
         let template = from.name.clone();
         let started = Instant::now();
-        let db = self
-            .host
-            .wait(async move {
-                let server = server.lock().await;
-                let name = server.clone_database(&template, None).await?;
-                Ok::<_, crate::servers::ServerError>(Db::new(
-                    name.clone(),
-                    server.database_url(&name),
-                    server.sqlalchemy_url(&name, None),
-                ))
-            })?
-            .map_err(server_error)?;
+        let db = self.host.wait(async move {
+            let server = server.lock().await;
+            let name = server.clone_database(&template, None).await?;
+            Ok::<_, crate::servers::ServerError>(Db::new(
+                name.clone(),
+                server.database_url(&name),
+                server.sqlalchemy_url(&name, None),
+            ))
+        })??;
         self.phase("clone database", started);
         Ok(db)
     }
@@ -681,7 +674,7 @@ impl<H: Host> Walk<'_, H> {
         main: &Db,
         before: &SchemaSnapshot,
         rev: &str,
-    ) -> Result<Seeded, HostError> {
+    ) -> Result<Seeded, DrillError> {
         let user_rows = self.options.seeds.get(rev).cloned().unwrap_or_default();
         if user_rows.is_empty()
             && let Some(mut seeded) = self.seeded.take()
@@ -702,68 +695,73 @@ impl<H: Host> Walk<'_, H> {
         })
     }
 
-    fn discard_seeded(&mut self) -> Result<(), HostError> {
+    fn discard_seeded(&mut self) -> Result<(), DrillError> {
         match self.seeded.take() {
             Some(seeded) => self.drop_db(seeded.db),
             None => Ok(()),
         }
     }
 
-    fn drop_db(&mut self, db: Db) -> Result<(), HostError> {
+    fn drop_db(&mut self, db: Db) -> Result<(), DrillError> {
         self.disconnect(&db)?;
         let server = Arc::clone(&self.server);
         let started = Instant::now();
         self.host
-            .wait(async move { server.lock().await.drop_database(&db.name).await })?
-            .map_err(server_error)?;
+            .wait(async move { server.lock().await.drop_database(&db.name).await })??;
         self.phase("drop database", started);
         Ok(())
     }
 
     /// Replaces a main database whose state cannot be trusted by a fresh one upgraded
     /// through every revision applied so far.
-    fn rebuild(&mut self, main: Db) -> Result<Db, HostError> {
+    fn rebuild(&mut self, main: Db) -> Result<Db, DrillError> {
         self.drop_db(main)?;
         let fresh = self.new_db()?;
         for rev in self.applied.clone() {
             let step = self.step(&fresh, Direction::Upgrade, &rev, "rebuild", false)?;
             if !step.ok {
-                return Err(HostError(format!(
-                    "cannot rebuild the database: {rev} no longer upgrades ({})",
-                    step.error.unwrap_or_default()
-                )));
+                return Err(DrillError::Rebuild {
+                    revision: rev,
+                    error: step.error.unwrap_or_default(),
+                });
             }
         }
         Ok(fresh)
     }
 
     /// Runs `work` on the database's kept connection, opened first if needed. A failed
-    /// inspection drops the connection: the next one starts afresh.
+    /// inspection drops the connection: the next one starts afresh. `doing` names the
+    /// inspection in its error (`cannot {doing} {database}: ...`).
     fn inspect<T: Send + 'static>(
         &mut self,
         db: &Db,
+        doing: &'static str,
         work: impl for<'a> FnOnce(&'a mut DbConnection) -> Inspection<'a, T> + Send + 'static,
-    ) -> Result<Result<T, String>, HostError> {
+    ) -> Result<T, DrillError> {
         let kept = db.inspector.lock().expect("not poisoned").take();
         let url = db.url.clone();
         let (inspector, result) = self.host.wait(async move {
             let mut inspector = match kept {
                 Some(inspector) => inspector,
-                None => match DbConnection::open(&url).await.map_err(|e| e.to_string()) {
+                None => match DbConnection::open(&url).await {
                     Ok(inspector) => inspector,
-                    Err(error) => return (None, Err(error)),
+                    Err(error) => return (None, Err(error.into())),
                 },
             };
             let result = work(&mut inspector).await;
             (result.is_ok().then_some(inspector), result)
         })?;
         *db.inspector.lock().expect("not poisoned") = inspector;
-        Ok(result)
+        result.map_err(|source| DrillError::Inspection {
+            doing,
+            database: db.name.clone(),
+            source: Box::new(source),
+        })
     }
 
     /// Closes every connection kept to `db` (the host's engines, the walk's own): before it
     /// is cloned or dropped, which PostgreSQL refuses while sessions are open.
-    fn disconnect(&mut self, db: &Db) -> Result<(), HostError> {
+    fn disconnect(&mut self, db: &Db) -> Result<(), DrillError> {
         self.host.release(&db.alembic_url)?;
         let kept = db.inspector.lock().expect("not poisoned").take();
         if let Some(inspector) = kept {
@@ -772,19 +770,12 @@ impl<H: Host> Walk<'_, H> {
         Ok(())
     }
 
-    fn snapshot(&mut self, db: &Db) -> Result<SchemaSnapshot, HostError> {
+    fn snapshot(&mut self, db: &Db) -> Result<SchemaSnapshot, DrillError> {
         let ignore = self.version_table.clone();
         let started = Instant::now();
-        let snapshot = self
-            .inspect(db, move |inspector| {
-                Box::pin(async move {
-                    inspector
-                        .snapshot(&[ignore.as_str()])
-                        .await
-                        .map_err(|e| e.to_string())
-                })
-            })?
-            .map_err(|e| HostError(format!("cannot read the schema of {}: {e}", db.name)))?;
+        let snapshot = self.inspect(db, "read the schema of", move |inspector| {
+            Box::pin(async move { Ok(inspector.snapshot(&[ignore.as_str()]).await?) })
+        })?;
         self.phase("snapshot", started);
         Ok(snapshot)
     }
@@ -793,20 +784,15 @@ impl<H: Host> Walk<'_, H> {
         &mut self,
         db: &Db,
         ignore: &[String],
-    ) -> Result<BTreeMap<String, schema::TableFingerprint>, HostError> {
+    ) -> Result<BTreeMap<String, schema::TableFingerprint>, DrillError> {
         let ignore = ignore.to_vec();
         let started = Instant::now();
-        let fingerprints = self
-            .inspect(db, move |inspector| {
-                Box::pin(async move {
-                    let ignore: Vec<&str> = ignore.iter().map(String::as_str).collect();
-                    inspector
-                        .fingerprint(&ignore)
-                        .await
-                        .map_err(|e| e.to_string())
-                })
-            })?
-            .map_err(|e| HostError(format!("cannot fingerprint {}: {e}", db.name)))?;
+        let fingerprints = self.inspect(db, "fingerprint", move |inspector| {
+            Box::pin(async move {
+                let ignore: Vec<&str> = ignore.iter().map(String::as_str).collect();
+                Ok(inspector.fingerprint(&ignore).await?)
+            })
+        })?;
         self.phase("fingerprint", started);
         Ok(fingerprints)
     }
@@ -818,7 +804,7 @@ impl<H: Host> Walk<'_, H> {
         snapshot: &SchemaSnapshot,
         user_rows: UserRows,
         existing: Vec<String>,
-    ) -> Result<(), HostError> {
+    ) -> Result<(), DrillError> {
         let snapshot = snapshot.clone();
         let rows = self.options.rows_per_table;
         let started = Instant::now();
@@ -827,15 +813,13 @@ impl<H: Host> Walk<'_, H> {
         } else {
             "seed (new tables)"
         };
-        self.inspect(db, move |inspector| {
+        self.inspect(db, "seed", move |inspector| {
             Box::pin(async move {
                 let plan = crate::seed::plan(&snapshot, rows, &user_rows).keep_existing(existing);
-                crate::seed::seed_connection(inspector, &snapshot, &plan)
-                    .await
-                    .map_err(|e| e.to_string())
+                crate::seed::seed_connection(inspector, &snapshot, &plan).await?;
+                Ok(())
             })
-        })?
-        .map_err(|e| HostError(format!("cannot seed {}: {e}", db.name)))?;
+        })?;
         self.phase(phase, started);
         Ok(())
     }
@@ -847,7 +831,7 @@ impl<H: Host> Walk<'_, H> {
         revision: &str,
         purpose: &str,
         capture: bool,
-    ) -> Result<StepOutcome, HostError> {
+    ) -> Result<StepOutcome, DrillError> {
         let outcome = self
             .host
             .step(&db.alembic_url, direction, revision, capture)?;
@@ -886,9 +870,14 @@ impl<H: Host> Walk<'_, H> {
         oldest == rev || self.history.graph.ancestors(oldest).contains(&rev)
     }
 
-    fn finding(
+    /// A finding of `check`, at its severity.
+    fn finding(&mut self, check: Check, meta: &RevisionMeta, line: Option<u32>, message: String) {
+        self.finding_as(check, check.severity(), meta, line, message);
+    }
+
+    fn finding_as(
         &mut self,
-        check: &str,
+        check: Check,
         severity: Severity,
         meta: &RevisionMeta,
         line: Option<u32>,
@@ -896,27 +885,27 @@ impl<H: Host> Walk<'_, H> {
     ) {
         self.report
             .findings
-            .push(Finding::new(check, severity, message).at(
+            .push(Finding::new(check.id(), severity, message).at(
                 Some(&meta.id),
                 Some(&meta.path),
                 line.or(meta.revision_line),
             ));
     }
 
-    fn ran(&mut self, check: &str, rev: &str) {
+    fn ran(&mut self, check: Check, rev: &str) {
         if self.options.enabled(check) {
             self.report.checks.push(CheckRun {
-                check: check.to_owned(),
+                check: check.id().to_owned(),
                 revision: Some(rev.to_owned()),
                 skipped: None,
             });
         }
     }
 
-    fn skip(&mut self, check: &str, rev: &str, reason: &str) {
+    fn skip(&mut self, check: Check, rev: &str, reason: &str) {
         if self.options.enabled(check) {
             self.report.checks.push(CheckRun {
-                check: check.to_owned(),
+                check: check.id().to_owned(),
                 revision: Some(rev.to_owned()),
                 skipped: Some(reason.to_owned()),
             });
@@ -924,12 +913,8 @@ impl<H: Host> Walk<'_, H> {
     }
 
     fn skip_all(&mut self, rev: &str, reason: &str) {
-        for check in DRILL_CHECKS.iter().filter(|c| **c != "model-drift") {
+        for check in Check::per_revision() {
             self.skip(check, rev, reason);
         }
     }
-}
-
-fn server_error(error: crate::servers::ServerError) -> HostError {
-    HostError(error.to_string())
 }

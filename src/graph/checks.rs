@@ -5,23 +5,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::static_check::StaticCheck;
 use super::{RefField, RevisionGraph, order};
-use crate::finding::{Finding, Severity, sort_findings};
+use crate::finding::{Finding, sort_findings};
 use crate::revision::{BodyKind, RevisionMeta, ScriptError};
-
-/// Every check id this module can report.
-pub const CHECK_IDS: &[&str] = &[
-    "multiple-heads",
-    "multiple-bases",
-    "missing-parent",
-    "cycle",
-    "duplicate-revision",
-    "duplicate-branch-label",
-    "stub-downgrade",
-    "stub-upgrade",
-    "irreversible",
-    "script-error",
-];
 
 /// Names listed in one message before "and N more": a history of thousands of revisions
 /// must not produce messages of thousands of names.
@@ -36,8 +23,8 @@ pub fn script_error_findings(errors: &[ScriptError]) -> Vec<Finding> {
         .iter()
         .map(|e| {
             Finding::new(
-                "script-error",
-                Severity::Error,
+                StaticCheck::ScriptError.id(),
+                StaticCheck::ScriptError.severity(),
                 format!(
                     "could not load: {}; fix the script so it imports cleanly, \
                      Alembic cannot load the history until it does",
@@ -190,8 +177,7 @@ fn multiple_heads(g: &RevisionGraph, shape: &Shape, out: &mut Vec<Finding>) {
     for &h in &flagged {
         let meta = &g.revisions[h];
         out.push(finding(
-            "multiple-heads",
-            Severity::Error,
+            StaticCheck::MultipleHeads,
             meta,
             meta.revision_line,
             format!(
@@ -228,8 +214,7 @@ fn multiple_bases(g: &RevisionGraph, shape: &Shape, out: &mut Vec<Finding>) {
             undeclared.len() - 1,
         );
         out.push(finding(
-            "multiple-bases",
-            Severity::Warning,
+            StaticCheck::MultipleBases,
             meta,
             meta.down_revision_line.or(meta.revision_line),
             format!(
@@ -313,8 +298,7 @@ fn missing_refs(g: &RevisionGraph, shape: &Shape, out: &mut Vec<Finding>) {
                 ),
             };
             out.push(finding(
-                "missing-parent",
-                Severity::Error,
+                StaticCheck::MissingParent,
                 meta,
                 line.or(meta.revision_line),
                 message,
@@ -371,8 +355,7 @@ fn cycles(g: &RevisionGraph, out: &mut Vec<Finding>) {
             "down_revision"
         };
         out.push(finding(
-            "cycle",
-            Severity::Error,
+            StaticCheck::Cycle,
             meta,
             line.or(meta.revision_line),
             format!(
@@ -419,8 +402,7 @@ fn duplicate_revisions(g: &RevisionGraph, out: &mut Vec<Finding>) {
             )
         };
         out.push(finding(
-            "duplicate-revision",
-            Severity::Error,
+            StaticCheck::DuplicateRevision,
             dup,
             dup.revision_line,
             format!(
@@ -446,8 +428,7 @@ fn duplicate_labels(g: &RevisionGraph, out: &mut Vec<Finding>) {
             let first = g.labels[label][0];
             if first != i {
                 out.push(finding(
-                    "duplicate-branch-label",
-                    Severity::Error,
+                    StaticCheck::DuplicateBranchLabel,
                     meta,
                     meta.revision_line,
                     format!(
@@ -466,8 +447,7 @@ fn duplicate_labels(g: &RevisionGraph, out: &mut Vec<Finding>) {
                     format!("the id of {}", described(g, owner))
                 };
                 out.push(finding(
-                    "duplicate-branch-label",
-                    Severity::Error,
+                    StaticCheck::DuplicateBranchLabel,
                     meta,
                     meta.revision_line,
                     format!(
@@ -487,8 +467,7 @@ fn script_functions(meta: &RevisionMeta, out: &mut Vec<Finding>) {
     let id = &meta.id;
     if meta.upgrade.kind == BodyKind::Missing {
         out.push(finding(
-            "script-error",
-            Severity::Error,
+            StaticCheck::ScriptError,
             meta,
             meta.revision_line,
             format!(
@@ -499,8 +478,7 @@ fn script_functions(meta: &RevisionMeta, out: &mut Vec<Finding>) {
     }
     if meta.downgrade.kind == BodyKind::Missing {
         out.push(finding(
-            "script-error",
-            Severity::Error,
+            StaticCheck::ScriptError,
             meta,
             meta.revision_line,
             format!(
@@ -515,8 +493,7 @@ fn script_functions(meta: &RevisionMeta, out: &mut Vec<Finding>) {
         // Only an implemented upgrade leaves something behind to undo.
         if meta.downgrade.kind == BodyKind::Stub && meta.upgrade.kind == BodyKind::Implemented {
             out.push(finding(
-                "stub-downgrade",
-                Severity::Error,
+                StaticCheck::StubDowngrade,
                 meta,
                 meta.downgrade.line.or(meta.revision_line),
                 format!(
@@ -529,8 +506,7 @@ fn script_functions(meta: &RevisionMeta, out: &mut Vec<Finding>) {
         }
         if meta.upgrade.kind == BodyKind::Stub {
             out.push(finding(
-                "stub-upgrade",
-                Severity::Warning,
+                StaticCheck::StubUpgrade,
                 meta,
                 meta.upgrade.line.or(meta.revision_line),
                 format!(
@@ -544,8 +520,7 @@ fn script_functions(meta: &RevisionMeta, out: &mut Vec<Finding>) {
     }
     if meta.downgrade.kind == BodyKind::Irreversible {
         out.push(finding(
-            "irreversible",
-            Severity::Info,
+            StaticCheck::Irreversible,
             meta,
             meta.downgrade.line.or(meta.revision_line),
             format!(
@@ -557,14 +532,8 @@ fn script_functions(meta: &RevisionMeta, out: &mut Vec<Finding>) {
     }
 }
 
-fn finding(
-    check: &str,
-    severity: Severity,
-    meta: &RevisionMeta,
-    line: Option<u32>,
-    message: String,
-) -> Finding {
-    Finding::new(check, severity, message).at(Some(&meta.id), Some(&meta.path), line)
+fn finding(check: StaticCheck, meta: &RevisionMeta, line: Option<u32>, message: String) -> Finding {
+    Finding::new(check.id(), check.severity(), message).at(Some(&meta.id), Some(&meta.path), line)
 }
 
 fn described(g: &RevisionGraph, i: usize) -> String {
@@ -586,6 +555,7 @@ fn listed(items: impl Iterator<Item = String>, total: usize) -> String {
 mod tests {
     use super::super::testutil::*;
     use super::*;
+    use crate::finding::Severity;
 
     fn check(revisions: Vec<RevisionMeta>) -> Vec<Finding> {
         RevisionGraph::build(revisions).check()
@@ -1039,7 +1009,7 @@ mod tests {
         sort_findings(&mut sorted);
         assert_eq!(found, sorted);
         for f in &found {
-            assert!(CHECK_IDS.contains(&f.check.as_str()));
+            assert!(f.check.parse::<StaticCheck>().is_ok());
             assert!(
                 f.path.is_some() && f.revision.is_some() && f.line.is_some(),
                 "{f:?}"

@@ -7,11 +7,13 @@
 mod checks;
 mod error;
 mod order;
+mod static_check;
 #[cfg(test)]
 mod testutil;
 
-pub use checks::{CHECK_IDS, script_error_findings};
+pub use checks::script_error_findings;
 pub use error::GraphError;
+pub use static_check::StaticCheck;
 
 use std::collections::{HashMap, VecDeque};
 

@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
-use super::errors::{AlembicDrillError, Result};
+use super::errors::{InvalidOptions, Result};
 use super::history::{Finding, History};
 use super::server::PyServer;
 use super::wait::wait_for;
@@ -15,18 +14,17 @@ use crate::drill::{
     self, Direction, DrillOptions, ErrorKind, Host, HostError, ModelComparison, Progress, Rerun,
     StepOutcome,
 };
-use crate::report::{DrillReport as CoreReport, to_junit};
+use crate::report::{DrillReport as CoreReport, to_junit, to_python_json};
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_drill, m)?)?;
     m.add_class::<DrillReport>()?;
-    m.add("DRILL_CHECKS", drill::DRILL_CHECKS.to_vec())?;
-    m.add("STATIC_CHECKS", crate::graph::CHECK_IDS.to_vec())?;
     Ok(())
 }
 
 /// Runs the drill checks of `options` (a dict of DrillOptions fields) over `history` on
 /// databases made in `server`; `host` runs the Alembic steps (see `alembic_drill._steps`).
+/// `_core.pyi` types both: keep them in step with `DrillOptions`, `PyHost` and `StepDict`.
 #[pyfunction]
 fn run_drill(
     py: Python<'_>,
@@ -35,36 +33,44 @@ fn run_drill(
     host: Bound<'_, PyAny>,
     options: Bound<'_, PyAny>,
 ) -> Result<DrillReport> {
-    let options: DrillOptions = pythonize::depythonize(&options)?;
-    let mut py_host = PyHost {
-        py,
-        host,
-        error: None,
-    };
-    let result = drill::run_drill(history.core(), server.shared(), &mut py_host, &options);
-    // An exception raised by the Python side (Ctrl-C included) passes through unchanged.
-    if let Some(error) = py_host.error.take() {
-        return Err(error.into());
-    }
-    match result {
-        Ok(report) => Ok(DrillReport(report)),
-        Err(error) => Err(AlembicDrillError::new_err(error.to_string()).into()),
-    }
+    let options: DrillOptions = pythonize::depythonize(&options).map_err(InvalidOptions)?;
+    let mut py_host = PyHost { py, host };
+    // A Python exception the host raised travels inside the error as its source.
+    let report = drill::run_drill(history.core(), server.shared(), &mut py_host, &options)?;
+    Ok(DrillReport(report))
 }
 
 /// The Python object that runs steps, seen as a [`Host`].
 struct PyHost<'py> {
     py: Python<'py>,
     host: Bound<'py, PyAny>,
-    /// The first Python exception: it stops the walk and is re-raised as it was.
-    error: Option<PyErr>,
 }
 
-impl PyHost<'_> {
-    fn fail(&mut self, error: PyErr) -> HostError {
-        let text = error.to_string();
-        self.error.get_or_insert(error);
-        HostError(text)
+/// What the host's `step()` returns (`StepOutcome` in `_core.pyi`).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct StepDict {
+    ok: bool,
+    seconds: f64,
+    error: Option<String>,
+    version_table: String,
+    capture: Option<u64>,
+    connections: u32,
+    /// What raised the error (`constraint`, `value`, `code`, `database`).
+    error_kind: Option<String>,
+}
+
+impl From<StepDict> for StepOutcome {
+    fn from(step: StepDict) -> StepOutcome {
+        StepOutcome {
+            ok: step.ok,
+            seconds: step.seconds,
+            error: step.error,
+            version_table: step.version_table,
+            capture: step.capture,
+            connections: step.connections,
+            error_kind: step.error_kind.as_deref().and_then(ErrorKind::parse),
+        }
     }
 }
 
@@ -79,22 +85,8 @@ impl Host for PyHost<'_> {
         let result = self
             .host
             .call_method1("step", (url, direction.as_str(), revision, capture))
-            .and_then(|r| {
-                Ok(StepOutcome {
-                    ok: r.get_item("ok")?.extract()?,
-                    seconds: r.get_item("seconds")?.extract()?,
-                    error: r.get_item("error")?.extract()?,
-                    version_table: r.get_item("version_table")?.extract()?,
-                    capture: r.get_item("capture")?.extract()?,
-                    connections: r.get_item("connections")?.extract()?,
-                    error_kind: r
-                        .get_item("error_kind")?
-                        .extract::<Option<String>>()?
-                        .as_deref()
-                        .and_then(ErrorKind::parse),
-                })
-            });
-        result.map_err(|e| self.fail(e))
+            .and_then(|r| r.extract::<StepDict>().map(StepOutcome::from));
+        result.map_err(HostError::caused_by)
     }
 
     fn rerun(&mut self, url: &str, capture: u64) -> Result<Rerun, HostError> {
@@ -106,7 +98,7 @@ impl Host for PyHost<'_> {
             Ok((Some(error), _)) => Ok(Rerun::Failed(error)),
             Ok((None, Some(reason))) => Ok(Rerun::Skipped(reason)),
             Ok((None, None)) => Ok(Rerun::Ran),
-            Err(e) => Err(self.fail(e)),
+            Err(e) => Err(HostError::caused_by(e)),
         }
     }
 
@@ -122,17 +114,17 @@ impl Host for PyHost<'_> {
                     (None, reason) => ModelComparison::Unavailable(reason.unwrap_or_default()),
                 })
             });
-        result.map_err(|e| self.fail(e))
+        result.map_err(HostError::caused_by)
     }
 
     fn release(&mut self, url: &str) -> Result<(), HostError> {
         let result = self.host.call_method1("release", (url,)).map(drop);
-        result.map_err(|e| self.fail(e))
+        result.map_err(HostError::caused_by)
     }
 
     fn bootstrap(&mut self, url: &str) -> Result<(), HostError> {
         let result = self.host.call_method1("bootstrap", (url,)).map(drop);
-        result.map_err(|e| self.fail(e))
+        result.map_err(HostError::caused_by)
     }
 
     fn wait<F>(&mut self, future: F) -> Result<F::Output, HostError>
@@ -140,10 +132,7 @@ impl Host for PyHost<'_> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        wait_for(self.py, future).map_err(|e| {
-            let error: PyErr = e.into();
-            self.fail(error)
-        })
+        wait_for(self.py, future).map_err(|e| HostError::caused_by(PyErr::from(e)))
     }
 
     fn progress(&mut self, progress: Progress) {
@@ -169,7 +158,7 @@ impl DrillReport {
     /// True when no finding has error severity.
     #[getter]
     fn ok(&self) -> bool {
-        self.0.ok()
+        self.0.ok
     }
 
     #[getter]
@@ -205,21 +194,13 @@ impl DrillReport {
     }
 
     fn to_dict<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
-        let value = pythonize::pythonize(py, &self.0)?;
-        if let Ok(dict) = value.cast::<PyDict>() {
-            dict.set_item("ok", self.0.ok())?;
-        }
-        Ok(value)
+        Ok(pythonize::pythonize(py, &self.0)?)
     }
 
+    /// The document `json.dumps(self.to_dict(), indent=indent)` would write.
     #[pyo3(signature = (indent=None))]
-    fn to_json(&self, py: Python<'_>, indent: Option<usize>) -> Result<String> {
-        let json = py.import("json")?;
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("indent", indent)?;
-        Ok(json
-            .call_method("dumps", (self.to_dict(py)?,), Some(&kwargs))?
-            .extract()?)
+    fn to_json(&self, indent: Option<usize>) -> Result<String> {
+        Ok(to_python_json(&self.0, indent)?)
     }
 
     fn to_junit(&self) -> String {
@@ -229,10 +210,7 @@ impl DrillReport {
     fn __repr__(&self) -> String {
         format!(
             "<DrillReport ok={} {} errors, {} warnings on {}>",
-            self.0.ok(),
-            self.0.summary.errors,
-            self.0.summary.warnings,
-            self.0.database
+            self.0.ok, self.0.summary.errors, self.0.summary.warnings, self.0.database
         )
     }
 }

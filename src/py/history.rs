@@ -138,12 +138,8 @@ impl History {
 
     /// Draws the history: "text", "mermaid" or "dot".
     #[pyo3(signature = (format="text"))]
-    fn render(&self, py: Python<'_>, format: &str) -> PyResult<String> {
-        let format: Format = format
-            .parse()
-            .map_err(|e: crate::render::ParseFormatError| {
-                pyo3::exceptions::PyValueError::new_err(e.to_string())
-            })?;
+    fn render(&self, py: Python<'_>, format: &str) -> Result<String> {
+        let format: Format = format.parse()?;
         let inner = Arc::clone(&self.inner);
         Ok(py.detach(move || inner.render(format)))
     }

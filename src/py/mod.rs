@@ -1,5 +1,6 @@
 //! The Python binding: the only module that knows about pyo3.
 
+mod checks;
 mod drill;
 mod errors;
 mod history;
@@ -15,5 +16,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     history::register(m)?;
     server::register(m)?;
     drill::register(m)?;
+    checks::register(m)?;
     Ok(())
 }

@@ -1,15 +1,17 @@
 //! The result of `check`: findings from the static checks and the drills, what ran, how
 //! long each step took and on which database. Serialised as JSON, rendered as JUnit XML.
 
+mod json;
 mod junit;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::finding::{Finding, Severity, sort_findings};
+use crate::finding::{Finding, sort_findings};
 use crate::history::Summary;
 
+pub use json::to_python_json;
 pub use junit::to_junit;
 
 /// One Alembic step the drill ran.
@@ -59,13 +61,18 @@ pub struct DrillReport {
     /// Time by activity, to show where a slow run spends it.
     pub phases: BTreeMap<String, PhaseTiming>,
     pub seconds: f64,
+    /// True when no finding has error severity (set by [`DrillReport::finish`]).
+    #[serde(default)]
+    pub ok: bool,
 }
 
 impl DrillReport {
-    /// Sorts the findings and recounts the summary: call once everything is in.
+    /// Sorts the findings, recounts the summary and decides `ok`: call once everything
+    /// is in.
     pub fn finish(&mut self) {
         sort_findings(&mut self.findings);
         self.summary = Summary::of(&self.findings);
+        self.ok = self.summary.errors == 0;
     }
 
     /// Adds `seconds` spent in `phase`.
@@ -73,10 +80,6 @@ impl DrillReport {
         let entry = self.phases.entry(phase.to_owned()).or_default();
         entry.count += 1;
         entry.seconds += seconds;
-    }
-
-    pub fn ok(&self) -> bool {
-        !self.findings.iter().any(|f| f.severity == Severity::Error)
     }
 
     /// Findings of one check for one revision.
@@ -88,5 +91,25 @@ impl DrillReport {
         self.findings
             .iter()
             .filter(move |f| f.check == check && f.revision.as_deref() == revision)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Severity;
+
+    #[test]
+    fn ok_is_serialized_last_and_follows_the_errors() {
+        let mut report = DrillReport::default();
+        report.finish();
+        assert!(report.ok);
+        report
+            .findings
+            .push(Finding::new("upgrade-failed", Severity::Error, "boom"));
+        report.finish();
+        assert!(!report.ok);
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(json.ends_with(r#""seconds":0.0,"ok":false}"#), "{json}");
     }
 }

@@ -1,0 +1,126 @@
+//! The static checks' vocabulary: every finding `lint` can report, by id.
+//!
+//! A sibling of the drill's `Check` rather than one enum for both: static checks run on
+//! the graph alone (this floor cannot see the drill above it), they have no database
+//! scope, and a drill selection (`DrillOptions.checks`) must not be able to name one.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::finding::{Severity, UnknownCheck};
+
+/// One static check of the revision graph and its scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StaticCheck {
+    MultipleHeads,
+    MultipleBases,
+    MissingParent,
+    Cycle,
+    DuplicateRevision,
+    DuplicateBranchLabel,
+    StubDowngrade,
+    StubUpgrade,
+    Irreversible,
+    ScriptError,
+}
+
+impl StaticCheck {
+    /// Every static check, in the order `lint` documents them.
+    pub const ALL: [StaticCheck; 10] = [
+        StaticCheck::MultipleHeads,
+        StaticCheck::MultipleBases,
+        StaticCheck::MissingParent,
+        StaticCheck::Cycle,
+        StaticCheck::DuplicateRevision,
+        StaticCheck::DuplicateBranchLabel,
+        StaticCheck::StubDowngrade,
+        StaticCheck::StubUpgrade,
+        StaticCheck::Irreversible,
+        StaticCheck::ScriptError,
+    ];
+
+    /// The stable id findings and settings use (the serde name).
+    pub const fn id(self) -> &'static str {
+        match self {
+            StaticCheck::MultipleHeads => "multiple-heads",
+            StaticCheck::MultipleBases => "multiple-bases",
+            StaticCheck::MissingParent => "missing-parent",
+            StaticCheck::Cycle => "cycle",
+            StaticCheck::DuplicateRevision => "duplicate-revision",
+            StaticCheck::DuplicateBranchLabel => "duplicate-branch-label",
+            StaticCheck::StubDowngrade => "stub-downgrade",
+            StaticCheck::StubUpgrade => "stub-upgrade",
+            StaticCheck::Irreversible => "irreversible",
+            StaticCheck::ScriptError => "script-error",
+        }
+    }
+
+    /// The severity of this check's findings.
+    pub const fn severity(self) -> Severity {
+        match self {
+            StaticCheck::MultipleBases | StaticCheck::StubUpgrade => Severity::Warning,
+            StaticCheck::Irreversible => Severity::Info,
+            _ => Severity::Error,
+        }
+    }
+
+    /// True when Alembic itself cannot load a history with this finding: no step could
+    /// run, so the drills are skipped and these findings are the answer.
+    pub const fn is_structural(self) -> bool {
+        matches!(
+            self,
+            StaticCheck::Cycle
+                | StaticCheck::MissingParent
+                | StaticCheck::DuplicateRevision
+                | StaticCheck::DuplicateBranchLabel
+                | StaticCheck::ScriptError
+        )
+    }
+}
+
+impl FromStr for StaticCheck {
+    type Err = UnknownCheck;
+
+    fn from_str(id: &str) -> Result<Self, UnknownCheck> {
+        StaticCheck::ALL
+            .into_iter()
+            .find(|c| c.id() == id)
+            .ok_or_else(|| UnknownCheck {
+                given: id.to_owned(),
+                known: StaticCheck::ALL.map(StaticCheck::id).to_vec(),
+            })
+    }
+}
+
+impl fmt::Display for StaticCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_the_serde_names_and_parse_back() {
+        for check in StaticCheck::ALL {
+            assert_eq!(
+                serde_json::to_string(&check).unwrap(),
+                format!("\"{}\"", check.id())
+            );
+            assert_eq!(check.id().parse::<StaticCheck>(), Ok(check));
+        }
+    }
+
+    #[test]
+    fn an_unknown_id_is_an_error_naming_the_known_ones() {
+        let error = "multiple-head".parse::<StaticCheck>().unwrap_err();
+        assert_eq!(error.given, "multiple-head");
+        assert!(error.to_string().contains("multiple-heads, multiple-bases"));
+        assert!(serde_json::from_str::<StaticCheck>("\"stub\"").is_err());
+    }
+}
