@@ -25,6 +25,13 @@ pub struct FunctionInfo {
     /// 1-based line of the `def`, when the function is a plain module-level definition.
     #[serde(default)]
     pub line: Option<u32>,
+    /// Its Alembic operations only migrate data (or clean up with `if_exists=True`):
+    /// there is no schema change for a downgrade to undo.
+    #[serde(default)]
+    pub data_only: bool,
+    /// A comment inside it says why it is as it is (a deliberate no-op).
+    #[serde(default)]
+    pub explained: bool,
 }
 
 /// One revision script as loaded by the interpreter.

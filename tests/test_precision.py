@@ -10,7 +10,7 @@ import pytest
 from drill_support import drill_project
 from servers_support import DRILL_ENGINES, engine_server
 
-from alembic_drill import Drill, Server
+from alembic_drill import Drill, Server, load_history
 from conftest import Project
 
 
@@ -296,3 +296,46 @@ def test_a_half_failed_upgrade_blocks_only_its_descendants(
     )
     project.add("ddd444", ["bbb222", "ccc333"], upgrade="pass", downgrade="pass")
     assert findings(project, server) == [("error", "upgrade-failed", "bbb222")]
+
+
+# -- static: a downgrade that does nothing where nothing in the schema needs undoing -------
+
+T2 = 'op.create_table("t2", sa.Column("id", sa.Integer, primary_key=True))'
+
+
+@pytest.mark.parametrize(
+    ("upgrade", "downgrade", "expected"),
+    [
+        # A data-only upgrade (delete rows nobody can bring back).
+        ('op.get_bind().execute(sa.text("DELETE FROM import_error"))', "pass", "info"),
+        # A clean-up of an index that may or may not exist.
+        ('op.drop_index("ix_old", table_name="t", if_exists=True)', "pass", "info"),
+        # A comment in the downgrade says why.
+        (
+            T2,
+            "# The table is kept on purpose: older releases read it.\npass",
+            "info",
+        ),
+        # A schema change with a downgrade that does nothing: the real defect.
+        (T2, "pass", "error"),
+        ('op.execute("ALTER TABLE t ADD COLUMN c INTEGER")', "pass", "error"),
+    ],
+    ids=["data-only", "drop-if-exists", "explained", "schema-change", "ddl-in-execute"],
+)
+def test_stub_downgrade_weighs_what_the_upgrade_does(
+    project: Project, upgrade: str, downgrade: str, expected: str
+) -> None:
+    project.add("aaa111", None, upgrade=upgrade, downgrade=downgrade)
+    history = load_history(project.ini)
+    assert [(f.check, f.severity) for f in history.findings] == [("stub-downgrade", expected)]
+
+
+def test_an_upgrade_that_does_nothing_on_purpose_is_info(project: Project) -> None:
+    project.add(
+        "aaa111",
+        None,
+        upgrade="# No-op: the server converts old rows at run time.\npass",
+        downgrade="pass",
+    )
+    history = load_history(project.ini)
+    assert [(f.check, f.severity) for f in history.findings] == [("stub-upgrade", "info")]

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from alembic_drill import _bodies
 from alembic_drill._core import ConfigError
 from alembic_drill._project import Project, find_project
 
@@ -144,7 +145,7 @@ def _load_script(path: Path, sourceless: bool) -> dict[str, Any] | None:
         raise
     except BaseException as exc:  # SystemExit included: a script must never end our run
         raise _ScriptFailure(_describe_exception(exc), _line_in(exc, path)) from None
-    return _describe(module, path, tree)
+    return _describe(module, path, tree, _bodies.comment_lines(source))
 
 
 def _new_module(path: Path) -> ModuleType:
@@ -180,7 +181,12 @@ def _line_in(exc: BaseException, path: Path) -> int | None:
     return line
 
 
-def _describe(module: ModuleType, path: Path, tree: ast.Module | None) -> dict[str, Any]:
+def _describe(
+    module: ModuleType,
+    path: Path,
+    tree: ast.Module | None,
+    comments: frozenset[int] | set[int] = frozenset(),
+) -> dict[str, Any]:
     lines = _assignment_lines(tree) if tree is not None else {}
     revision = getattr(module, "revision", None)
     if revision is None:
@@ -206,8 +212,8 @@ def _describe(module: ModuleType, path: Path, tree: ast.Module | None) -> dict[s
         "revision_line": lines.get("revision"),
         "down_revision_line": lines.get("down_revision"),
         "depends_on_line": lines.get("depends_on"),
-        "upgrade": _function_info(module, "upgrade", functions),
-        "downgrade": _function_info(module, "downgrade", functions),
+        "upgrade": _function_info(module, "upgrade", functions, comments),
+        "downgrade": _function_info(module, "downgrade", functions, comments),
     }
 
 
@@ -249,35 +255,22 @@ def _functions(tree: ast.Module) -> dict[str, ast.FunctionDef | ast.AsyncFunctio
 
 
 def _function_info(
-    module: ModuleType, name: str, functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef]
+    module: ModuleType,
+    name: str,
+    functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef],
+    comments: frozenset[int] | set[int],
 ) -> dict[str, Any]:
     if not callable(getattr(module, name, None)):
         return {"kind": "missing", "line": None}
     node = functions.get(name)
     if node is None:  # built at run time (a factory, an import): nothing to judge
         return {"kind": "implemented", "line": None}
-    return {"kind": _body_kind(node.body), "line": node.lineno}
-
-
-def _body_kind(body: list[ast.stmt]) -> str:
-    work = [
-        stmt
-        for stmt in body
-        if not isinstance(stmt, ast.Pass)
-        and not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
-    ]
-    if not work:
-        return "stub"
-    first = work[0]
-    if isinstance(first, ast.Raise) and _is_not_implemented(first.exc):
-        return "irreversible"
-    return "implemented"
-
-
-def _is_not_implemented(exc: ast.expr | None) -> bool:
-    if isinstance(exc, ast.Call):
-        exc = exc.func
-    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+    return {
+        "kind": _bodies.kind(node.body),
+        "line": node.lineno,
+        "data_only": _bodies.data_only(node),
+        "explained": _bodies.explained(node, comments),
+    }
 
 
 def _one_line(text: str) -> str:

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::static_check::StaticCheck;
 use super::{RefField, RevisionGraph, order};
-use crate::finding::{Finding, sort_findings};
+use crate::finding::{Finding, Severity, sort_findings};
 use crate::revision::{BodyKind, RevisionMeta, ScriptError};
 
 /// Names listed in one message before "and N more": a history of thousands of revisions
@@ -492,30 +492,65 @@ fn script_functions(meta: &RevisionMeta, out: &mut Vec<Finding>) {
     if !meta.is_merge() {
         // Only an implemented upgrade leaves something behind to undo.
         if meta.downgrade.kind == BodyKind::Stub && meta.upgrade.kind == BodyKind::Implemented {
-            out.push(finding(
-                StaticCheck::StubDowngrade,
-                meta,
-                meta.downgrade.line.or(meta.revision_line),
-                format!(
-                    "downgrade() of revision {id} does nothing while upgrade() changes the \
-                     schema, so downgrading past {id} silently keeps its changes. Write the \
-                     reverse of upgrade(), or `raise NotImplementedError(\"...\")` to declare \
-                     it irreversible on purpose"
-                ),
-            ));
+            let line = meta.downgrade.line.or(meta.revision_line);
+            if meta.upgrade.data_only || meta.downgrade.explained {
+                // Nothing in the schema to undo, or the author says why: worth knowing,
+                // not a defect.
+                let why = if meta.upgrade.data_only {
+                    "upgrade() only migrates data (or removes what may not exist)"
+                } else {
+                    "a comment in downgrade() says why"
+                };
+                out.push(finding_as(
+                    StaticCheck::StubDowngrade,
+                    Severity::Info,
+                    meta,
+                    line,
+                    format!(
+                        "downgrade() of revision {id} does nothing, and {why}: downgrading past \
+                         {id} keeps its data changes"
+                    ),
+                ));
+            } else {
+                out.push(finding(
+                    StaticCheck::StubDowngrade,
+                    meta,
+                    line,
+                    format!(
+                        "downgrade() of revision {id} does nothing while upgrade() changes the \
+                         schema, so downgrading past {id} silently keeps its changes. Write the \
+                         reverse of upgrade(), or `raise NotImplementedError(\"...\")` to declare \
+                         it irreversible on purpose"
+                    ),
+                ));
+            }
         }
         if meta.upgrade.kind == BodyKind::Stub {
-            out.push(finding(
-                StaticCheck::StubUpgrade,
-                meta,
-                meta.upgrade.line.or(meta.revision_line),
-                format!(
-                    "upgrade() of revision {id} does nothing; an empty migration is usually an \
-                     autogenerate that found no change or an edit never saved. Write the schema \
-                     change, or delete the revision and point its children's down_revision at \
-                     its parent"
-                ),
-            ));
+            let line = meta.upgrade.line.or(meta.revision_line);
+            if meta.upgrade.explained {
+                out.push(finding_as(
+                    StaticCheck::StubUpgrade,
+                    Severity::Info,
+                    meta,
+                    line,
+                    format!(
+                        "upgrade() of revision {id} does nothing on purpose (a comment in it says \
+                         why)"
+                    ),
+                ));
+            } else {
+                out.push(finding(
+                    StaticCheck::StubUpgrade,
+                    meta,
+                    line,
+                    format!(
+                        "upgrade() of revision {id} does nothing; an empty migration is usually an \
+                         autogenerate that found no change or an edit never saved. Write the schema \
+                         change, or delete the revision and point its children's down_revision at \
+                         its parent"
+                    ),
+                ));
+            }
         }
     }
     if meta.downgrade.kind == BodyKind::Irreversible {
@@ -533,7 +568,18 @@ fn script_functions(meta: &RevisionMeta, out: &mut Vec<Finding>) {
 }
 
 fn finding(check: StaticCheck, meta: &RevisionMeta, line: Option<u32>, message: String) -> Finding {
-    Finding::new(check.id(), check.severity(), message).at(Some(&meta.id), Some(&meta.path), line)
+    finding_as(check, check.severity(), meta, line, message)
+}
+
+/// A finding of `check` at another severity than its own.
+fn finding_as(
+    check: StaticCheck,
+    severity: Severity,
+    meta: &RevisionMeta,
+    line: Option<u32>,
+    message: String,
+) -> Finding {
+    Finding::new(check.id(), severity, message).at(Some(&meta.id), Some(&meta.path), line)
 }
 
 fn described(g: &RevisionGraph, i: usize) -> String {
@@ -893,6 +939,27 @@ mod tests {
             && f.message.contains("already carried by a (versions/a.py)")));
         assert!(clashes.iter().any(|f| f.revision.as_deref() == Some("t")
             && f.message.contains("also the id of a (versions/a.py)")));
+    }
+
+    #[test]
+    fn stub_findings_are_info_when_nothing_in_the_schema_needs_undoing() {
+        use BodyKind::*;
+        let mut data = bodies(rev("a", &[]), Implemented, Stub);
+        data.upgrade.data_only = true;
+        let found = check(vec![data]);
+        assert_eq!(codes(&found), ["stub-downgrade"]);
+        assert_eq!(found[0].severity, Severity::Info);
+        assert!(found[0].message.contains("only migrates data"));
+
+        let mut explained = bodies(rev("a", &[]), Implemented, Stub);
+        explained.downgrade.explained = true;
+        assert_eq!(check(vec![explained])[0].severity, Severity::Info);
+
+        let mut no_op = bodies(rev("a", &[]), Stub, Stub);
+        no_op.upgrade.explained = true;
+        let found = check(vec![no_op]);
+        assert_eq!(codes(&found), ["stub-upgrade"]);
+        assert_eq!(found[0].severity, Severity::Info);
     }
 
     #[test]

@@ -15,10 +15,12 @@ pub(crate) fn rev(id: &str, down: &[&str]) -> RevisionMeta {
         upgrade: FunctionInfo {
             kind: BodyKind::Implemented,
             line: Some(20),
+            ..FunctionInfo::default()
         },
         downgrade: FunctionInfo {
             kind: BodyKind::Implemented,
             line: Some(30),
+            ..FunctionInfo::default()
         },
         ..RevisionMeta::default()
     }

@@ -23,10 +23,12 @@ fn revision(id: &str, down: &[&str]) -> RevisionMeta {
         upgrade: FunctionInfo {
             kind: BodyKind::Implemented,
             line: Some(10),
+            ..FunctionInfo::default()
         },
         downgrade: FunctionInfo {
             kind: BodyKind::Implemented,
             line: Some(20),
+            ..FunctionInfo::default()
         },
         ..RevisionMeta::default()
     }
