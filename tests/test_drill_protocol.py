@@ -36,9 +36,10 @@ class ScriptedHost:
             "version_table": "alembic_version",
             "capture": None,
             "connections": 1,
+            "error_kind": None if self.error is None else "database",
         }
 
-    def replay(self, url: str, capture: int) -> str | None:
+    def rerun(self, url: str, capture: int) -> tuple[str | None, str | None]:
         raise AssertionError("nothing was captured")
 
     def compare_models(self, url: str) -> tuple[list[str] | None, str | None]:
