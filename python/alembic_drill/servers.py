@@ -183,9 +183,17 @@ def _project_url(config: str | os.PathLike[str] | None) -> str | None:
 
     from alembic_drill._loader import find_config
 
+    from alembic.util import CommandError
+
     ini, toml = find_config(Path(config))
     kwargs: dict[str, Any] = {"toml_file": str(toml)} if toml else {}
-    url = Config(str(ini) if ini else None, **kwargs).get_main_option("sqlalchemy.url")
+    try:
+        url = Config(str(ini) if ini else None, **kwargs).get_main_option("sqlalchemy.url")
+    except CommandError:  # an ini file without an [alembic] section
+        raise _core.ConfigError(
+            f"{ini or toml}: not an Alembic configuration (no [alembic] section); pass -c "
+            "with your alembic.ini, or the folder holding it"
+        ) from None
     return url or None
 
 
