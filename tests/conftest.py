@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from servers_support import REQUIRE_DOCKER, REQUIRE_LOCAL, switch_is_on
 
 from alembic_drill import cli
 from alembic_drill.servers import reap_stale_servers, stop_kept_servers
-from servers_support import REQUIRE_DOCKER, REQUIRE_LOCAL, switch_is_on
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # own root instead (ALEMBIC_DRILL_STATE_DIR, inherited by the subprocesses tests start),
 # and removes it at exit, after alembic-drill's own exit handler stopped its servers.
 # Roots of test processes that were killed are cleaned by the next run.
-STATE_PREFIX = "alembic-drill-test-"
+STATE_PREFIX = "alembic-drill-pytest-"
 
 
 def _state_base() -> Path:
@@ -163,6 +163,8 @@ def pytest_configure(config: pytest.Config) -> None:
             switch_is_on(switch)
         except ValueError as error:
             raise pytest.UsageError(str(error)) from None
+
+
 EXAMPLE = ROOT / "examples" / "bookshop"
 
 INI = """\

@@ -48,7 +48,9 @@ def test_image_override_runs_that_image_in_docker(
 ) -> None:
     image = PG_IMAGE if engine == "postgresql" else MARIADB_IMAGE
     need_image(image)
-    variable = "ALEMBIC_DRILL_POSTGRES_IMAGE" if engine == "postgresql" else "ALEMBIC_DRILL_MYSQL_IMAGE"
+    variable = (
+        "ALEMBIC_DRILL_POSTGRES_IMAGE" if engine == "postgresql" else "ALEMBIC_DRILL_MYSQL_IMAGE"
+    )
     clean_env.setenv(variable, image)
     with Server("auto", config=project(tmp_path, PROJECT_URLS[engine])) as server:
         assert server.spec == f"docker:{image}"

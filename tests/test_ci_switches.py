@@ -35,7 +35,9 @@ def test_nonsense_is_refused(value: str) -> None:
     )
 
 
-def run_suite(tmp_path: Path, source: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_suite(
+    tmp_path: Path, source: str, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
     """pytest on one test file, with this suite's conftest.py loaded as a plugin."""
     (tmp_path / "test_sample.py").write_text(source)
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path]), **env}

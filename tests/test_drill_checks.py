@@ -252,7 +252,11 @@ def test_skips_are_reported_with_reasons(project: Project, server: Server) -> No
     assert not [r for r in runs if r["check"] == "model-drift"]  # left out, not skipped
     skipped = sorted((r["check"], r["revision"], r["skipped"]) for r in runs if r["skipped"])
     assert skipped == [
-        ("data-dependent-failure", "aaa111", "no table exists before this revision: nothing to seed"),
+        (
+            "data-dependent-failure",
+            "aaa111",
+            "no table exists before this revision: nothing to seed",
+        ),
         ("downgrade-leaves-trace", "bbb222", "the downgrade did not run"),
         ("roundtrip-failed", "bbb222", "the downgrade did not run"),
     ]

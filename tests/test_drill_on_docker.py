@@ -10,8 +10,6 @@ from collections.abc import Iterator
 import pytest
 from servers_support import MARIADB_IMAGE, PG_IMAGE, need_image
 
-from alembic_drill import Server
-
 # Collected again in this module, with the `server` fixture below.
 from test_drill_checks import (  # noqa: F401
     test_data_dependent_failure,
@@ -27,6 +25,8 @@ from test_drill_checks import (  # noqa: F401
     test_skips_are_reported_with_reasons,
     test_upgrade_failed_stops_the_branch,
 )
+
+from alembic_drill import Server
 
 DOCKER_ENGINES = [f"docker:{PG_IMAGE}", f"docker:{MARIADB_IMAGE}"]
 

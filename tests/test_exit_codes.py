@@ -10,6 +10,7 @@ import pytest
 
 from alembic_drill.servers import list_servers
 
+
 def owned_here() -> list[str]:
     """Servers this process owns (others on the machine come and go)."""
     return sorted(s["id"] for s in list_servers() if s["owner_pid"] == os.getpid())

@@ -16,7 +16,9 @@ REVISIONS = ["aaa111", "bbb222", "ccc333"]
 
 def junit_of(project: Project, tmp_path: Path, run_cli, *flags: str) -> ET.Element:  # type: ignore[no-untyped-def]
     path = tmp_path / "junit.xml"
-    run = run_cli("check", "-c", str(project.ini), "--database", "sqlite", "--junit", str(path), *flags)
+    run = run_cli(
+        "check", "-c", str(project.ini), "--database", "sqlite", "--junit", str(path), *flags
+    )
     assert run.code in (0, 1), run.err
     return ET.parse(path).getroot()
 
@@ -89,6 +91,8 @@ def test_static_errors_are_in_the_junit_file(
     project.add("bbb222", "aaa111", downgrade="pass")  # stub-downgrade: an error
     root = junit_of(project, tmp_path, run_cli, "--checks", "upgrade-failed")
     failures = [
-        failure.get("type") for suite in root.findall("testsuite") for failure in suite.iter("failure")
+        failure.get("type")
+        for suite in root.findall("testsuite")
+        for failure in suite.iter("failure")
     ]
     assert "stub-downgrade" in failures

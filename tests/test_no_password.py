@@ -70,7 +70,15 @@ def test_check_outputs(
     project.add("bbb222", "aaa111", downgrade='op.drop_table("never_created")')
     junit = tmp_path / "junit.xml"
     run = run_cli(
-        "check", "-c", str(project.ini), "--database", database, "--json", "-", "--junit", str(junit)
+        "check",
+        "-c",
+        str(project.ini),
+        "--database",
+        database,
+        "--json",
+        "-",
+        "--junit",
+        str(junit),
     )
     assert run.code == 1, run.err  # the broken downgrade: a failure is reported, too
     report = json.loads(run.out)
