@@ -18,8 +18,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 filter="${1:-measure_}"
 # Release: the figures are for the code users run. One test at a time: they time servers.
+# A figure may follow the harness's "test name ... " on the same line: keep only the figure.
 cargo test --release --lib "$filter" -- --ignored --nocapture --test-threads=1 2>&1 |
-    grep -E '^(sqlite|mysql|postgres|postgresql|mariadb)[: ]' || {
+    grep -oE '(sqlite|mysql|postgres|postgresql|mariadb): .*' || {
     echo "bench/core.sh: no measure ran (filter: $filter)" >&2
     exit 1
 }
