@@ -180,10 +180,9 @@ def _project_url(config: str | os.PathLike[str] | None) -> str | None:
     if config is None:
         return None
     from alembic.config import Config
+    from alembic.util import CommandError
 
     from alembic_drill._loader import find_config
-
-    from alembic.util import CommandError
 
     ini, toml = find_config(Path(config))
     kwargs: dict[str, Any] = {"toml_file": str(toml)} if toml else {}
