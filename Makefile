@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
+PYTEST_FLAGS ?=
 PIP := $(VENV)/bin/pip
 
 .DEFAULT_GOAL := help
@@ -10,7 +11,9 @@ PIP := $(VENV)/bin/pip
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml Cargo.toml $(shell find src python -name '*.rs' -o -name '*.py' -o -name '*.pyi')
+# Rebuilt when anything that goes into the extension changes: the manifests, the lock file
+# (a dependency bumped), and every Rust and Python source.
+$(VENV)/.installed: pyproject.toml Cargo.toml Cargo.lock $(shell find src python -name '*.rs' -o -name '*.py' -o -name '*.pyi')
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[test]'
@@ -23,8 +26,8 @@ test: test-rust test-python ## the whole test suite: Rust unit tests, then the P
 test-rust: ## Rust unit tests of the pure core (no interpreter)
 	cargo test --lib
 
-test-python: dev ## the Python suite against the installed package
-	$(PY) -m pytest
+test-python: dev ## the Python suite against the installed package (PYTEST_FLAGS: extra options)
+	$(PY) -m pytest $(PYTEST_FLAGS)
 
 lint: dev ## cargo fmt, clippy (-D warnings), ruff and mypy
 	cargo fmt --check
@@ -39,9 +42,10 @@ fmt: ## format Rust and Python code
 	$(VENV)/bin/ruff format python tests bench
 	$(VENV)/bin/ruff check --fix python tests bench
 
-bench: dev ## benchmarks: lint vs Alembic, servers (ready/create/clone), check vs the floor
+bench: dev ## benchmarks: lint vs Alembic, servers (ready/create/clone), the core's timings, check vs the floor
 	$(PY) bench/lint_vs_alembic.py
 	$(PY) bench/servers.py
+	bash bench/core.sh
 	$(PY) bench/check_vs_floor.py
 	$(PY) bench/fixture_cost.py
 

@@ -11,6 +11,8 @@ pub mod runtime;
 pub mod schema;
 pub mod seed;
 pub mod servers;
+#[cfg(test)]
+pub(crate) mod test_switches;
 
 #[cfg(feature = "python")]
 mod py;

@@ -24,15 +24,6 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
         yield started
 
 
-@pytest.fixture(autouse=True)
-def fresh_models_module() -> Iterator[None]:
-    """The generated env.py imports a module named `models`, as the bundled example's
-    does: each test must import its own, and leave none behind for the next."""
-    sys.modules.pop("models", None)
-    yield
-    sys.modules.pop("models", None)
-
-
 def test_realistic_history_is_clean(tmp_path: Path, server: Server) -> None:
     ids = generate(tmp_path, 40, branch_every=12, seed=7, mix="realistic")
     report = Drill(tmp_path / "alembic.ini", server=server).check()

@@ -5,7 +5,6 @@ database is untouched (no table, no file, no session, not one accepted connectio
 from __future__ import annotations
 
 import importlib.util
-import os
 import socket
 import sqlite3
 import textwrap
@@ -18,7 +17,7 @@ import psycopg
 import pymysql
 import pytest
 from drill_support import drill_project
-from servers_support import need_binaries
+from servers_support import need_binaries, switch_is_on
 
 from alembic_drill import Drill, Server
 from alembic_drill._guard import ForeignDatabaseError
@@ -145,7 +144,7 @@ def test_mysqldb_connection_elsewhere_is_refused(
     # mysqlclient compiles against libmariadb-dev, so it is not in the test extras;
     # .ci/run installs it and demands it.
     if importlib.util.find_spec("MySQLdb") is None:
-        if os.environ.get("ALEMBIC_DRILL_REQUIRE_DRIVERS", "") not in ("", "0"):
+        if switch_is_on("ALEMBIC_DRILL_REQUIRE_DRIVERS"):
             pytest.fail("mysqlclient is not installed (pip install mysqlclient)")
         pytest.skip("mysqlclient is not installed")
     attack = (

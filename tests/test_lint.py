@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,9 +93,15 @@ def test_cycle_is_reported_in_order_without_crashing(project: Project, run_cli) 
     cycles = [f for f in run.json()["findings"] if f["check"] == "cycle"]
     assert len(cycles) == 1
     message = cycles[0]["message"]
-    # the loop in order, whichever revision it starts from
-    loop = [part for part in ("bbb222", "ccc333", "ddd444") if part in message]
-    assert len(loop) == 3
+    # The loop in down_revision order (each revision followed by the one it names), closed
+    # on its first revision, whichever revision it starts from.
+    loop = re.search(r"\b(\w+(?: -> \w+)+)\b", message)
+    assert loop is not None, message
+    chain = loop.group(1).split(" -> ")
+    assert chain[0] == chain[-1] and len(chain) == 4, chain
+    parent = {"bbb222": "ddd444", "ccc333": "bbb222", "ddd444": "ccc333"}
+    assert all(parent[a] == b for a, b in zip(chain, chain[1:])), chain
+    assert cycles[0]["revision"] == chain[0]
 
 
 def test_duplicate_revision_names_both_files(project: Project, run_cli) -> None:

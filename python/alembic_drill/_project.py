@@ -50,7 +50,15 @@ class Project:
 
     def sqlalchemy_url(self) -> str | None:
         """The project's ``sqlalchemy.url``, or None when it names none."""
-        return self.alembic_config().get_main_option("sqlalchemy.url") or None
+        from alembic.util import CommandError
+
+        try:
+            return self.alembic_config().get_main_option("sqlalchemy.url") or None
+        except CommandError:  # an ini file without an [alembic] section
+            raise ConfigError(
+                f"{self.config_file}: not an Alembic configuration (no [alembic] section); "
+                "pass -c with your alembic.ini, or the folder holding it"
+            ) from None
 
 
 def find_project(path: str | os.PathLike[str] | None) -> Project:

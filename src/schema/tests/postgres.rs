@@ -1,5 +1,3 @@
-use std::time::Instant;
-
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use super::support::TestDb;
@@ -406,7 +404,31 @@ async fn url_entry_points() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn hundred_tables_snapshot_quickly() {
+async fn hundred_tables_snapshot_completely() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let mut conn = db.pg().await;
+    exec(
+        &mut conn,
+        &super::hundred_tables_sql(super::Dialect::Postgres),
+    )
+    .await;
+    // How long this takes is measured by `measure_hundred_tables_snapshot` (bench/core.sh).
+    let snap = snapshot_postgres(&mut conn, "public", &[]).await.unwrap();
+    assert_eq!(snap.tables.len(), 100);
+    for i in 1..100 {
+        let table = &snap.tables[&format!("t{i:03}")];
+        assert_eq!(table.foreign_keys.len(), 1, "t{i:03}");
+        assert_eq!(table.indexes.len(), 1, "t{i:03}");
+    }
+}
+
+/// The snapshot of 100 tables, timed: `bench/core.sh` (or
+/// `cargo test --lib measure_hundred_tables_snapshot -- --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn measure_hundred_tables_snapshot() {
     let Some(db) = TestDb::postgres().await else {
         return;
     };
@@ -418,12 +440,10 @@ async fn hundred_tables_snapshot_quickly() {
     .await;
     let mut times = Vec::new();
     for _ in 0..super::TIMING_RUNS {
-        let start = Instant::now();
+        let start = std::time::Instant::now();
         let snap = snapshot_postgres(&mut conn, "public", &[]).await.unwrap();
         times.push(start.elapsed());
         assert_eq!(snap.tables.len(), 100);
-        assert_eq!(snap.tables["t099"].foreign_keys.len(), 1);
     }
-    let median = super::report_timing("postgres", &mut times);
-    assert!(median.as_millis() < 2000);
+    super::report_timing("postgres", &mut times);
 }

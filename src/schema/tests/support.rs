@@ -13,14 +13,15 @@ use sqlx::{AssertSqlSafe, Connection as _, MySqlConnection, PgConnection, Sqlite
 use crate::schema::sqltext::{quote_backtick, quote_double};
 use crate::servers::local::{LocalOptions, LocalServer};
 use crate::servers::spec::Flavour;
+use crate::test_switches::{REQUIRE_LOCAL, switch_is_on};
 
 pub const PG_URL_VAR: &str = "ALEMBIC_DRILL_TEST_PG_URL";
 pub const MYSQL_URL_VAR: &str = "ALEMBIC_DRILL_TEST_MYSQL_URL";
 
 /// The server URL for `var`: the one the variable names, else a local server this test
 /// binary starts once from installed binaries (stopped when the process exits), else
-/// `None` (after saying so) when the test should be skipped. CI sets
-/// `ALEMBIC_DRILL_REQUIRE_LOCAL=1` so that a missing server fails instead.
+/// `None` (after saying so) when the test should be skipped. CI turns
+/// `ALEMBIC_DRILL_REQUIRE_LOCAL` on so that a missing server fails instead.
 pub fn server_url(var: &str) -> Option<String> {
     if let Ok(url) = std::env::var(var)
         && !url.trim().is_empty()
@@ -36,9 +37,9 @@ pub fn server_url(var: &str) -> Option<String> {
         Ok(url) => Some(url),
         Err(reason) => {
             assert!(
-                std::env::var("ALEMBIC_DRILL_REQUIRE_LOCAL").as_deref() != Ok("1"),
+                !switch_is_on(REQUIRE_LOCAL),
                 "no {flavour:?} server for the schema tests ({reason}), and \
-                 ALEMBIC_DRILL_REQUIRE_LOCAL=1 requires one"
+                 {REQUIRE_LOCAL} requires one"
             );
             eprintln!("skipping: set {var} or install the server binaries ({reason})");
             None

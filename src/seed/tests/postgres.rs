@@ -1,5 +1,3 @@
-use std::time::Instant;
-
 use serde_json::json;
 use sqlx::{AssertSqlSafe, PgConnection};
 
@@ -207,7 +205,37 @@ async fn headline_not_null_column_without_default() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn fifty_tables_are_quick() {
+async fn fifty_chained_tables_are_all_seeded() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let mut conn = db.pg().await;
+    exec(&mut conn, &chain_sql(Engine::Postgres, 50).join(";\n")).await;
+    let snap = snapshot_postgres(&mut conn, "public", DEFAULT_IGNORE)
+        .await
+        .unwrap();
+    let report = seed_postgres(&mut conn, &snap, &plan(&snap, 3, &no_user_rows()))
+        .await
+        .unwrap();
+    assert_eq!(report.total_inserted(), 150, "{report}");
+    for i in 0..50 {
+        assert_eq!(report.inserted[&format!("t{i:03}")], 3, "{report}");
+    }
+    for i in 1..50 {
+        let orphans = format!(
+            "SELECT count(*) FROM t{i:03} c LEFT JOIN t{:03} p ON p.id = c.parent_id \
+             WHERE p.id IS NULL",
+            i - 1
+        );
+        assert_eq!(scalar(&mut conn, &orphans).await, 0, "t{i:03}");
+    }
+}
+
+/// Seeding 50 tables, timed: `bench/core.sh` (or
+/// `cargo test --lib measure_fifty_tables -- --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn measure_fifty_tables() {
     let Some(db) = TestDb::postgres().await else {
         return;
     };
@@ -222,15 +250,14 @@ async fn fifty_tables_are_quick() {
     let truncate = format!("TRUNCATE {} RESTART IDENTITY", tables.join(", "));
     let mut times = Vec::new();
     for _ in 0..super::TIMING_RUNS {
-        let start = Instant::now();
+        let start = std::time::Instant::now();
         let plan = plan(&snap, 3, &no_user_rows());
         let report = seed_postgres(&mut conn, &snap, &plan).await.unwrap();
         times.push(start.elapsed());
         assert_eq!(report.total_inserted(), 150, "{report}");
         exec(&mut conn, &truncate).await;
     }
-    let median = report_timing("postgres", &mut times);
-    assert!(median.as_millis() < 2_000, "{median:?}");
+    report_timing("postgres", &mut times);
 }
 
 /// Rows age with the history: a table created later is seeded on its own, its NOT NULL

@@ -1,5 +1,3 @@
-use std::time::Instant;
-
 use serde_json::json;
 use sqlx::{AssertSqlSafe, SqliteConnection};
 
@@ -249,7 +247,34 @@ async fn seed_url_plans_and_seeds() {
 }
 
 #[tokio::test]
-async fn fifty_tables_are_quick() {
+async fn fifty_chained_tables_are_all_seeded() {
+    let mut conn = memory_sqlite().await;
+    for statement in chain_sql(crate::schema::Engine::Sqlite, 50) {
+        exec(&mut conn, &statement).await;
+    }
+    let snap = snapshot_sqlite(&mut conn, DEFAULT_IGNORE).await.unwrap();
+    let report = seed_sqlite(&mut conn, &snap, &plan(&snap, 3, &no_user_rows()))
+        .await
+        .unwrap();
+    assert_eq!(report.total_inserted(), 150, "{report}");
+    for i in 0..50 {
+        assert_eq!(report.inserted[&format!("t{i:03}")], 3, "{report}");
+    }
+    for i in 1..50 {
+        let orphans = format!(
+            "SELECT count(*) FROM t{i:03} c LEFT JOIN t{:03} p ON p.id = c.parent_id \
+             WHERE p.id IS NULL",
+            i - 1
+        );
+        assert_eq!(scalar(&mut conn, &orphans).await, 0, "t{i:03}");
+    }
+}
+
+/// Seeding 50 tables, timed: `bench/core.sh` (or
+/// `cargo test --lib measure_fifty_tables -- --ignored --nocapture`).
+#[tokio::test]
+#[ignore]
+async fn measure_fifty_tables() {
     let mut conn = memory_sqlite().await;
     for statement in chain_sql(crate::schema::Engine::Sqlite, 50) {
         exec(&mut conn, &statement).await;
@@ -257,7 +282,7 @@ async fn fifty_tables_are_quick() {
     let snap = snapshot_sqlite(&mut conn, DEFAULT_IGNORE).await.unwrap();
     let mut times = Vec::new();
     for _ in 0..super::TIMING_RUNS {
-        let start = Instant::now();
+        let start = std::time::Instant::now();
         let plan = plan(&snap, 3, &no_user_rows());
         let report = seed_sqlite(&mut conn, &snap, &plan).await.unwrap();
         times.push(start.elapsed());
@@ -266,8 +291,7 @@ async fn fifty_tables_are_quick() {
             exec(&mut conn, &format!("DELETE FROM t{i:03}")).await;
         }
     }
-    let median = report_timing("sqlite", &mut times);
-    assert!(median.as_millis() < 1_000, "{median:?}");
+    report_timing("sqlite", &mut times);
 }
 
 /// As on PostgreSQL: a later table is seeded alone, referring to the rows already there.

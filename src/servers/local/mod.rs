@@ -345,8 +345,14 @@ impl Drop for RemoveOnDrop {
 
 async fn start_in(root: &StateRoot, options: &LocalOptions, knobs: &Knobs) -> Result<LocalServer> {
     let flavour = options.flavour;
-    // Best effort: a leftover that cannot be removed must not stop this run.
-    let _ = state::reap_stale(root).await;
+    // Best effort: a leftover that cannot be removed must not stop this run, but it is
+    // said, since it may hold a port, memory or a stale server until removed by hand.
+    if let Err(error) = state::reap_stale(root).await {
+        eprintln!(
+            "alembic-drill: warning: could not remove what a killed run left in {}: {error}",
+            root.servers.display()
+        );
+    }
     let binaries = find_binaries(flavour)?;
     let run_as = process::run_as(service_users(flavour))?;
 

@@ -37,7 +37,8 @@ pub(super) struct StateRoot {
 impl StateRoot {
     /// `/dev/shm/alembic-drill-<uid>` where /dev/shm is a large tmpfs (data folders copy
     /// and servers start several times faster in memory than on disk), else
-    /// `<temp dir>/alembic-drill-<uid>`: per user, the same for every run on a machine.
+    /// `<temp dir>/alembic-drill-<uid>`: per user, the same for every run on a machine;
+    /// or the folder `ALEMBIC_DRILL_STATE_DIR` names.
     pub fn default_root() -> Result<StateRoot> {
         StateRoot::at_base(bases().swap_remove(0))
     }
@@ -94,8 +95,15 @@ impl StateRoot {
     }
 }
 
-/// Where state roots may be, preferred first.
+/// Names a state root to use instead of the default ones (tests give each run its own, so
+/// that runs side by side never list, reuse, reap or stop each other's servers).
+const STATE_DIR_VAR: &str = "ALEMBIC_DRILL_STATE_DIR";
+
+/// Where state roots may be, preferred first: only `ALEMBIC_DRILL_STATE_DIR` when set.
 fn bases() -> Vec<PathBuf> {
+    if let Some(dir) = std::env::var_os(STATE_DIR_VAR).filter(|dir| !dir.is_empty()) {
+        return vec![PathBuf::from(dir)];
+    }
     // SAFETY: geteuid has no preconditions.
     let name = format!("alembic-drill-{}", unsafe { libc::geteuid() });
     let mut bases = Vec::new();
