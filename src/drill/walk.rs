@@ -33,12 +33,13 @@ use tokio::sync::Mutex;
 use super::checks::{DRILL_CHECKS, STRUCTURAL_CHECKS};
 use super::host::{Direction, Host, HostError, ModelComparison, Progress, StepOutcome};
 use super::options::{DrillOptions, UserRows};
+use crate::engine::Engine;
 use crate::finding::{Finding, Severity};
 use crate::history::History;
 use crate::report::{CheckRun, DrillReport, StepTiming};
 use crate::revision::{BodyKind, RevisionMeta};
 use crate::schema::{self, DbConnection, SchemaSnapshot};
-use crate::servers::{Engine, Server};
+use crate::servers::Server;
 
 /// Runs every enabled drill check of `options` over the history, on databases created in
 /// `server`, and returns the report (static findings included).

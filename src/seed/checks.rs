@@ -8,7 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::schema::{Engine, Table};
+use crate::engine::Engine;
+use crate::schema::Table;
 
 /// A literal from a CHECK expression.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,7 +10,8 @@ use sqlx::{
 
 use super::error::{Result, SeedError};
 use super::{Row, SeedPlan, SeedReport, SkippedRow, TablePlan, Value, hex};
-use crate::schema::{Engine, SchemaSnapshot, Table};
+use crate::engine::Engine;
+use crate::schema::{SchemaSnapshot, Table};
 
 /// Bind parameters per statement stay well under every engine's limit (65535).
 const MAX_PARAMS: usize = 30_000;
@@ -518,17 +519,20 @@ fn fatal(table: &str, engine: &'static str, source: sqlx::Error) -> SeedError {
 
 /// `SELECT <columns> FROM <table> LIMIT <limit>`, each quoted column spelled by `spell`.
 fn select_sql(
+    engine: Engine,
     table: &str,
     columns: &[String],
     limit: usize,
-    quote: fn(&str) -> String,
     spell: impl Fn(String) -> String,
 ) -> String {
-    let list: Vec<String> = columns.iter().map(|c| spell(quote(c))).collect();
+    let list: Vec<String> = columns
+        .iter()
+        .map(|c| spell(engine.quote_ident(c)))
+        .collect();
     format!(
         "SELECT {} FROM {} LIMIT {limit}",
         list.join(", "),
-        quote(table)
+        engine.quote_ident(table)
     )
 }
 
@@ -545,14 +549,6 @@ where
         out.insert(column.clone(), value.map_or(Value::Null, Value::Text));
     }
     Ok(out)
-}
-
-fn quote_double(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
-}
-
-fn quote_backtick(ident: &str) -> String {
-    format!("`{}`", ident.replace('`', "``"))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -649,13 +645,16 @@ impl Backend for Pg<'_> {
         rows: &[&Row],
         returning: &[String],
     ) -> Result<Vec<Row>, Failure> {
-        let mut sql = format!("INSERT INTO {}", quote_double(table));
+        let mut sql = format!("INSERT INTO {}", Engine::Postgres.quote_ident(table));
         let mut binds = Vec::new();
         if columns.is_empty() {
             sql.push_str(" DEFAULT VALUES");
         } else {
             let casts: Vec<String> = columns.iter().map(|c| Self::cast(info, c)).collect();
-            let names: Vec<String> = columns.iter().map(|c| quote_double(c)).collect();
+            let names: Vec<String> = columns
+                .iter()
+                .map(|c| Engine::Postgres.quote_ident(c))
+                .collect();
             sql.push_str(&format!(" ({}) VALUES ", names.join(", ")));
             for (r, row) in rows.iter().enumerate() {
                 sql.push_str(if r == 0 { "(" } else { ", (" });
@@ -677,7 +676,7 @@ impl Backend for Pg<'_> {
         if !returning.is_empty() {
             let list: Vec<String> = returning
                 .iter()
-                .map(|c| format!("{}::text", quote_double(c)))
+                .map(|c| format!("{}::text", Engine::Postgres.quote_ident(c)))
                 .collect();
             sql.push_str(&format!(" RETURNING {}", list.join(", ")));
         }
@@ -706,7 +705,7 @@ impl Backend for Pg<'_> {
             binds.push(pg_text(value));
             format!(
                 "{} = ${}{}",
-                quote_double(column),
+                Engine::Postgres.quote_ident(column),
                 binds.len(),
                 Self::cast(info, column)
             )
@@ -715,7 +714,7 @@ impl Backend for Pg<'_> {
         let key_sql: Vec<String> = key.iter().map(&mut part).collect();
         let sql = format!(
             "UPDATE {} SET {} WHERE {}",
-            quote_double(table),
+            Engine::Postgres.quote_ident(table),
             set_sql.join(", "),
             key_sql.join(" AND ")
         );
@@ -729,7 +728,7 @@ impl Backend for Pg<'_> {
         columns: &[String],
         limit: usize,
     ) -> Result<Vec<Row>, Failure> {
-        let sql = select_sql(table, columns, limit, quote_double, |c| {
+        let sql = select_sql(Engine::Postgres, table, columns, limit, |c| {
             format!("{c}::text")
         });
         let (fetched, _) = self.guarded(sql, Vec::new(), true).await?;
@@ -801,10 +800,13 @@ impl Backend for My<'_> {
         rows: &[&Row],
         returning: &[String],
     ) -> Result<Vec<Row>, Failure> {
-        let names: Vec<String> = columns.iter().map(|c| quote_backtick(c)).collect();
+        let names: Vec<String> = columns
+            .iter()
+            .map(|c| Engine::Mysql.quote_ident(c))
+            .collect();
         let mut sql = format!(
             "INSERT INTO {} ({}) VALUES ",
-            quote_backtick(table),
+            Engine::Mysql.quote_ident(table),
             names.join(", ")
         );
         for (r, row) in rows.iter().enumerate() {
@@ -871,10 +873,11 @@ impl Backend for My<'_> {
         set: &[(&str, Value)],
         key: &[(&str, Value)],
     ) -> Result<u64, Failure> {
-        let part = |(column, _): &(&str, Value)| format!("{} = ?", quote_backtick(column));
+        let part =
+            |(column, _): &(&str, Value)| format!("{} = ?", Engine::Mysql.quote_ident(column));
         let sql = format!(
             "UPDATE {} SET {} WHERE {}",
-            quote_backtick(table),
+            Engine::Mysql.quote_ident(table),
             set.iter().map(part).collect::<Vec<_>>().join(", "),
             key.iter().map(part).collect::<Vec<_>>().join(" AND ")
         );
@@ -891,7 +894,7 @@ impl Backend for My<'_> {
         columns: &[String],
         limit: usize,
     ) -> Result<Vec<Row>, Failure> {
-        let sql = select_sql(table, columns, limit, quote_backtick, |c| {
+        let sql = select_sql(Engine::Mysql, table, columns, limit, |c| {
             format!("CAST({c} AS CHAR)")
         });
         let fetched = sqlx::query(AssertSqlSafe(sql))
@@ -976,16 +979,22 @@ impl Backend for Lite<'_> {
         let Some(row) = rows.first() else {
             return Ok(Vec::new());
         };
-        let mut sql = format!("INSERT INTO {}", quote_double(table));
+        let mut sql = format!("INSERT INTO {}", Engine::Sqlite.quote_ident(table));
         if columns.is_empty() {
             sql.push_str(" DEFAULT VALUES");
         } else {
-            let names: Vec<String> = columns.iter().map(|c| quote_double(c)).collect();
+            let names: Vec<String> = columns
+                .iter()
+                .map(|c| Engine::Sqlite.quote_ident(c))
+                .collect();
             let marks = vec!["?"; columns.len()].join(", ");
             sql.push_str(&format!(" ({}) VALUES ({marks})", names.join(", ")));
         }
         if !returning.is_empty() {
-            let list: Vec<String> = returning.iter().map(|c| quote_double(c)).collect();
+            let list: Vec<String> = returning
+                .iter()
+                .map(|c| Engine::Sqlite.quote_ident(c))
+                .collect();
             sql.push_str(&format!(" RETURNING {}", list.join(", ")));
         }
         let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -1007,10 +1016,11 @@ impl Backend for Lite<'_> {
         set: &[(&str, Value)],
         key: &[(&str, Value)],
     ) -> Result<u64, Failure> {
-        let part = |(column, _): &(&str, Value)| format!("{} = ?", quote_double(column));
+        let part =
+            |(column, _): &(&str, Value)| format!("{} = ?", Engine::Sqlite.quote_ident(column));
         let sql = format!(
             "UPDATE {} SET {} WHERE {}",
-            quote_double(table),
+            Engine::Sqlite.quote_ident(table),
             set.iter().map(part).collect::<Vec<_>>().join(", "),
             key.iter().map(part).collect::<Vec<_>>().join(" AND ")
         );
@@ -1027,7 +1037,7 @@ impl Backend for Lite<'_> {
         columns: &[String],
         limit: usize,
     ) -> Result<Vec<Row>, Failure> {
-        let sql = select_sql(table, columns, limit, quote_double, |c| c);
+        let sql = select_sql(Engine::Sqlite, table, columns, limit, |c| c);
         let fetched = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&mut *self.conn)
             .await?;

@@ -44,14 +44,14 @@ use std::fmt;
 
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
-use sqlx::{Connection as _, MySqlConnection, PgConnection, SqliteConnection};
+use sqlx::Connection as _;
 
 pub use error::{Result, SeedError};
 pub use exec::{seed_mysql, seed_postgres, seed_sqlite};
 pub use plan::plan;
 
-use crate::schema::{DbConnection, SchemaSnapshot, mysql_options, sqlx_url};
-use error::redact_url;
+use crate::engine::{Engine, redact_url};
+use crate::schema::{DbConnection, SchemaSnapshot, open_mysql, open_postgres, open_sqlite};
 
 /// Rows given by the user for a table, as JSON objects (column -> value).
 pub type UserRows = BTreeMap<String, Vec<serde_json::Map<String, serde_json::Value>>>;
@@ -251,36 +251,32 @@ pub async fn seed_url(
     user_rows: &UserRows,
 ) -> Result<SeedReport> {
     let plan = plan(snapshot, rows_per_table, user_rows);
-    let scheme = url.split(':').next().unwrap_or("").to_ascii_lowercase();
-    match scheme.split('+').next().unwrap_or("") {
-        "postgres" | "postgresql" => {
-            let mut conn = connect::<PgConnection>(url).await?;
+    let engine = Engine::from_url(url).ok_or_else(|| SeedError::UnsupportedUrl {
+        url: redact_url(url),
+    })?;
+    let failed = |source| SeedError::Connect {
+        url: redact_url(url),
+        source,
+    };
+    match engine {
+        Engine::Postgres => {
+            let mut conn = open_postgres(url).await.map_err(failed)?;
             let report = seed_postgres(&mut conn, snapshot, &plan).await;
             let _ = conn.close().await;
             report
         }
-        "mysql" | "mariadb" => {
-            let connected = match mysql_options(url) {
-                Ok(options) => MySqlConnection::connect_with(&options).await,
-                Err(e) => Err(e),
-            };
-            let mut conn = connected.map_err(|source| SeedError::Connect {
-                url: redact_url(url),
-                source,
-            })?;
+        Engine::Mysql => {
+            let mut conn = open_mysql(url).await.map_err(failed)?;
             let report = seed_mysql(&mut conn, snapshot, &plan).await;
             let _ = conn.close().await;
             report
         }
-        "sqlite" => {
-            let mut conn = connect::<SqliteConnection>(url).await?;
+        Engine::Sqlite => {
+            let mut conn = open_sqlite(url).await.map_err(failed)?;
             let report = seed_sqlite(&mut conn, snapshot, &plan).await;
             let _ = conn.close().await;
             report
         }
-        _ => Err(SeedError::UnsupportedUrl {
-            url: redact_url(url),
-        }),
     }
 }
 
@@ -295,13 +291,4 @@ pub async fn seed_connection(
         DbConnection::Mysql { conn, .. } => seed_mysql(conn, snapshot, plan).await,
         DbConnection::Sqlite(conn) => seed_sqlite(conn, snapshot, plan).await,
     }
-}
-
-async fn connect<C: sqlx::Connection>(url: &str) -> Result<C> {
-    C::connect(&sqlx_url(url))
-        .await
-        .map_err(|source| SeedError::Connect {
-            url: redact_url(url),
-            source,
-        })
 }

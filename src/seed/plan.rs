@@ -6,7 +6,8 @@ use super::checks::{Rules, table_rules};
 use super::types::{Kind, parse};
 use super::values::{Gen, quote_array_element};
 use super::{Link, Row, RowRef, SeedPlan, TablePlan, UserRows, Value};
-use crate::schema::{Column, Engine, SchemaSnapshot, Table};
+use crate::engine::Engine;
+use crate::schema::{Column, SchemaSnapshot, Table};
 
 /// How many times a row is regenerated to get around a unique-key collision.
 const MAX_ATTEMPTS: usize = 256;

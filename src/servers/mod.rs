@@ -13,7 +13,7 @@ pub mod ready;
 pub mod server;
 pub mod spec;
 
-pub use endpoint::{Endpoint, Engine};
+pub use endpoint::Endpoint;
 pub use error::ServerError;
 pub use server::{Server, StartOptions};
 pub use spec::{DatabaseSpec, Flavour};

@@ -407,7 +407,11 @@ async fn hundred_tables_snapshot_quickly() {
         return;
     };
     let mut conn = db.my().await;
-    exec(&mut conn, &super::hundred_tables_sql(super::Dialect::Mysql)).await;
+    exec(
+        &mut conn,
+        &super::hundred_tables_sql(crate::engine::Engine::Mysql),
+    )
+    .await;
     let mut times = Vec::new();
     for _ in 0..super::TIMING_RUNS {
         let start = Instant::now();

@@ -413,7 +413,7 @@ async fn hundred_tables_snapshot_quickly() {
     let mut conn = db.pg().await;
     exec(
         &mut conn,
-        &super::hundred_tables_sql(super::Dialect::Postgres),
+        &super::hundred_tables_sql(crate::engine::Engine::Postgres),
     )
     .await;
     let mut times = Vec::new();

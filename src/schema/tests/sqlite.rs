@@ -364,7 +364,7 @@ async fn hundred_tables_snapshot_quickly() {
     let mut conn = memory_sqlite().await;
     exec(
         &mut conn,
-        &super::hundred_tables_sql(super::Dialect::Sqlite),
+        &super::hundred_tables_sql(crate::engine::Engine::Sqlite),
     )
     .await;
     let mut times = Vec::new();

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::{AssertSqlSafe, Connection as _, MySqlConnection, PgConnection, SqliteConnection};
 
-use crate::schema::sqltext::{quote_backtick, quote_double};
+use crate::engine::Engine;
 use crate::servers::local::{LocalOptions, LocalServer};
 use crate::servers::spec::Flavour;
 
@@ -135,7 +135,7 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("connecting to {PG_URL_VAR}: {e}"));
         sqlx::raw_sql(AssertSqlSafe(format!(
             "CREATE DATABASE {}",
-            quote_double(&name)
+            Engine::Postgres.quote_ident(&name)
         )))
         .execute(&mut conn)
         .await
@@ -157,7 +157,7 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("connecting to {MYSQL_URL_VAR}: {e}"));
         sqlx::raw_sql(AssertSqlSafe(format!(
             "CREATE DATABASE {}",
-            quote_backtick(&name)
+            Engine::Mysql.quote_ident(&name)
         )))
         .execute(&mut conn)
         .await
@@ -195,7 +195,7 @@ impl Drop for TestDb {
                     Server::Postgres => match PgConnection::connect(&admin_url).await {
                         Ok(mut conn) => sqlx::raw_sql(AssertSqlSafe(format!(
                             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                            quote_double(&name)
+                            Engine::Postgres.quote_ident(&name)
                         )))
                         .execute(&mut conn)
                         .await
@@ -205,7 +205,7 @@ impl Drop for TestDb {
                     Server::Mysql => match MySqlConnection::connect(&admin_url).await {
                         Ok(mut conn) => sqlx::raw_sql(AssertSqlSafe(format!(
                             "DROP DATABASE IF EXISTS {}",
-                            quote_backtick(&name)
+                            Engine::Mysql.quote_ident(&name)
                         )))
                         .execute(&mut conn)
                         .await
