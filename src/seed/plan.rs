@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use super::checks::{Rules, table_rules};
+use super::check_constraints::{Rules, table_rules};
 use super::types::{Kind, parse};
 use super::values::{Gen, quote_array_element};
 use super::{Link, Row, RowRef, SeedPlan, TablePlan, UserRows, Value};
