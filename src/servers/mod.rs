@@ -6,6 +6,7 @@ pub mod container;
 pub mod databases;
 pub mod endpoint;
 pub mod error;
+pub mod inventory;
 pub mod local;
 pub mod naming;
 pub mod ownership;
