@@ -1,6 +1,7 @@
 //! alembic-drill's engine. Everything here but `py` is plain Rust, tested with `cargo test`.
 
 pub mod drill;
+pub mod engine;
 pub mod finding;
 pub mod graph;
 pub mod history;

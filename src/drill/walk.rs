@@ -34,13 +34,14 @@ use super::checks::Check;
 use super::error::{DrillError, InspectionError};
 use super::host::{Direction, ErrorKind, Host, ModelComparison, Progress, Rerun, StepOutcome};
 use super::options::{DrillOptions, UserRows};
+use crate::engine::Engine;
 use crate::finding::{Finding, Severity};
 use crate::graph::StaticCheck;
 use crate::history::History;
 use crate::report::{CheckRun, DrillReport, StepTiming};
 use crate::revision::{BodyKind, RevisionMeta};
 use crate::schema::{self, DbConnection, SchemaSnapshot};
-use crate::servers::{Engine, Server};
+use crate::servers::Server;
 
 /// Runs every enabled drill check of `options` over the history, on databases created in
 /// `server`, and returns the report (static findings included).

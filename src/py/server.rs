@@ -4,13 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 use tokio::sync::Mutex;
 
 use super::errors::Result;
 use super::wait::wait_for;
+use crate::servers::inventory;
 use crate::servers::{DatabaseSpec, Server, StartOptions};
-use crate::servers::{container, local};
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyServer>()?;
@@ -198,37 +197,9 @@ impl PyServer {
 /// Every server alembic-drill owns on this machine: containers by label, local servers
 /// by their state folders. Passwords masked.
 #[pyfunction]
-fn list_servers<'py>(py: Python<'py>) -> Result<Vec<Bound<'py, PyDict>>> {
-    let (containers, locals) = wait_for(py, async {
-        let containers = container::list_owned().await;
-        let locals = local::list_owned();
-        (containers, locals)
-    })?;
-    let mut rows = Vec::new();
-    // Docker may simply not be there: that is not an error for a listing.
-    for c in containers.unwrap_or_default() {
-        let row = PyDict::new(py);
-        row.set_item("kind", "docker")?;
-        row.set_item("id", &c.name)?;
-        row.set_item("spec", &c.spec)?;
-        row.set_item("url", c.endpoint.as_ref().map(|e| e.masked_url(None)))?;
-        row.set_item("kept", c.kept)?;
-        row.set_item("owner_pid", c.owner_pid)?;
-        row.set_item("owner_alive", c.owner_alive)?;
-        rows.push(row);
-    }
-    for l in locals? {
-        let row = PyDict::new(py);
-        row.set_item("kind", "local")?;
-        row.set_item("id", l.dir.display().to_string())?;
-        row.set_item("spec", &l.spec)?;
-        row.set_item("url", l.endpoint.as_ref().map(|e| e.masked_url(None)))?;
-        row.set_item("kept", l.kept)?;
-        row.set_item("owner_pid", l.owner_pid)?;
-        row.set_item("owner_alive", l.owner_alive)?;
-        rows.push(row);
-    }
-    Ok(rows)
+fn list_servers(py: Python<'_>) -> Result<Bound<'_, PyAny>> {
+    let servers = wait_for(py, inventory::list())??;
+    Ok(pythonize::pythonize(py, &servers)?)
 }
 
 /// Stops the servers kept alive between runs (all, or those of one spec). Returns what
@@ -238,38 +209,7 @@ fn list_servers<'py>(py: Python<'py>) -> Result<Vec<Bound<'py, PyDict>>> {
 fn stop_kept_servers(py: Python<'_>, spec: Option<&str>) -> Result<Vec<String>> {
     let spec: Option<DatabaseSpec> = spec.map(str::parse).transpose()?;
     Ok(wait_for(py, async move {
-        let mut stopped = Vec::new();
-        let (docker, local) = match &spec {
-            None => (true, true),
-            Some(DatabaseSpec::Docker { .. }) => (true, false),
-            Some(DatabaseSpec::Local { .. }) => (false, true),
-            Some(_) => (false, false),
-        };
-        if docker {
-            let image = match &spec {
-                Some(DatabaseSpec::Docker { image, .. }) => Some(image.as_str()),
-                _ => None,
-            };
-            match container::stop_kept(image).await {
-                Ok(names) => stopped.extend(names),
-                // No Docker: nothing of ours can be running there.
-                Err(crate::servers::ServerError::DockerUnreachable { .. }) if spec.is_none() => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if local {
-            let flavour = match &spec {
-                Some(DatabaseSpec::Local { flavour }) => Some(*flavour),
-                _ => None,
-            };
-            stopped.extend(
-                local::stop_kept(flavour)
-                    .await?
-                    .into_iter()
-                    .map(|p| p.display().to_string()),
-            );
-        }
-        Ok(stopped)
+        inventory::stop_kept(spec.as_ref()).await
     })??)
 }
 
@@ -277,19 +217,5 @@ fn stop_kept_servers(py: Python<'_>, spec: Option<&str>) -> Result<Vec<String>> 
 /// process is gone and that were not kept).
 #[pyfunction]
 fn reap_stale_servers(py: Python<'_>) -> Result<Vec<String>> {
-    Ok(wait_for(py, async {
-        let mut reaped = Vec::new();
-        match container::reap_stale().await {
-            Ok(names) => reaped.extend(names),
-            Err(crate::servers::ServerError::DockerUnreachable { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        reaped.extend(
-            local::reap_stale()
-                .await?
-                .into_iter()
-                .map(|p| p.display().to_string()),
-        );
-        Ok(reaped)
-    })??)
+    Ok(wait_for(py, inventory::reap_stale())??)
 }

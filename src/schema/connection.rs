@@ -8,16 +8,15 @@
 
 use std::collections::BTreeMap;
 
+use sqlx::mysql::MySqlConnectOptions;
 use sqlx::{Connection as _, MySqlConnection, PgConnection, SqliteConnection};
 
-use super::error::{Result, SchemaError, redact_url};
+use super::error::{Result, SchemaError};
 use super::fingerprint::{
     TableFingerprint, fingerprint_mysql, fingerprint_postgres, fingerprint_sqlite,
 };
-use super::snapshot::{
-    SchemaSnapshot, Scheme, connect, current_mysql_database, current_pg_schema, mysql_options,
-    snapshot_mysql, snapshot_postgres, snapshot_sqlite,
-};
+use super::snapshot::{SchemaSnapshot, snapshot_mysql, snapshot_postgres, snapshot_sqlite};
+use crate::engine::{Engine, redact_url};
 
 pub enum DbConnection {
     Postgres {
@@ -33,25 +32,25 @@ pub enum DbConnection {
 
 impl DbConnection {
     pub async fn open(url: &str) -> Result<DbConnection> {
-        Ok(match Scheme::of(url)? {
-            Scheme::Postgres => {
-                let mut conn = connect::<PgConnection>(url).await?;
+        let engine = Engine::from_url(url).ok_or_else(|| SchemaError::UnsupportedUrl {
+            url: redact_url(url),
+        })?;
+        let failed = |source| SchemaError::Connect {
+            url: redact_url(url),
+            source,
+        };
+        Ok(match engine {
+            Engine::Postgres => {
+                let mut conn = open_postgres(url).await.map_err(failed)?;
                 let schema = current_pg_schema(&mut conn, url).await?;
                 DbConnection::Postgres { conn, schema }
             }
-            Scheme::Mysql => {
-                let connected = match mysql_options(url) {
-                    Ok(options) => MySqlConnection::connect_with(&options).await,
-                    Err(e) => Err(e),
-                };
-                let mut conn = connected.map_err(|source| SchemaError::Connect {
-                    url: redact_url(url),
-                    source,
-                })?;
+            Engine::Mysql => {
+                let mut conn = open_mysql(url).await.map_err(failed)?;
                 let database = current_mysql_database(&mut conn, url).await?;
                 DbConnection::Mysql { conn, database }
             }
-            Scheme::Sqlite => DbConnection::Sqlite(connect(url).await?),
+            Engine::Sqlite => DbConnection::Sqlite(open_sqlite(url).await.map_err(failed)?),
         })
     }
 
@@ -88,5 +87,99 @@ impl DbConnection {
             DbConnection::Mysql { conn, .. } => conn.close().await,
             DbConnection::Sqlite(conn) => conn.close().await,
         };
+    }
+}
+
+/// Connects by URL scheme and snapshots the connection's current schema (PostgreSQL
+/// `current_schema()`), database (MySQL `DATABASE()`) or `main` (SQLite).
+pub async fn snapshot_url(url: &str, ignore: &[&str]) -> Result<SchemaSnapshot> {
+    let mut conn = DbConnection::open(url).await?;
+    let snapshot = conn.snapshot(ignore).await;
+    conn.close().await;
+    snapshot
+}
+
+/// Connects by URL scheme and fingerprints the connection's current schema or database.
+pub async fn fingerprint_url(
+    url: &str,
+    ignore: &[&str],
+) -> Result<BTreeMap<String, TableFingerprint>> {
+    let mut conn = DbConnection::open(url).await?;
+    let result = conn.fingerprint(ignore).await;
+    conn.close().await;
+    result
+}
+
+/// A bare sqlx connection to a PostgreSQL URL (SQLAlchemy's `+driver` allowed).
+pub(crate) async fn open_postgres(url: &str) -> sqlx::Result<PgConnection> {
+    PgConnection::connect(&sqlx_url(url)).await
+}
+
+/// A bare sqlx connection to a MySQL or MariaDB URL, with room in the statement cache for
+/// every table's INSERT when seeding (see `seed_mysql` on statement closing).
+pub(crate) async fn open_mysql(url: &str) -> sqlx::Result<MySqlConnection> {
+    let options = sqlx_url(url)
+        .parse::<MySqlConnectOptions>()?
+        .statement_cache_capacity(1_000);
+    MySqlConnection::connect_with(&options).await
+}
+
+/// A bare sqlx connection to a SQLite URL.
+pub(crate) async fn open_sqlite(url: &str) -> sqlx::Result<SqliteConnection> {
+    SqliteConnection::connect(&sqlx_url(url)).await
+}
+
+/// The URL as sqlx wants it: without SQLAlchemy's `+driver` suffix, `mariadb:` as `mysql:`.
+fn sqlx_url(url: &str) -> String {
+    let stripped = match (url.find('+'), url.find(':')) {
+        (Some(plus), Some(colon)) if plus < colon => format!("{}{}", &url[..plus], &url[colon..]),
+        _ => url.to_owned(),
+    };
+    match stripped.strip_prefix("mariadb:") {
+        Some(rest) => format!("mysql:{rest}"),
+        None => stripped,
+    }
+}
+
+async fn current_pg_schema(conn: &mut PgConnection, url: &str) -> Result<String> {
+    let schema: Option<String> = sqlx::query_scalar("SELECT current_schema()::text")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(SchemaError::query("current schema", &redact_url(url)))?;
+    schema.ok_or_else(|| SchemaError::NoDatabase {
+        url: redact_url(url),
+    })
+}
+
+async fn current_mysql_database(conn: &mut MySqlConnection, url: &str) -> Result<String> {
+    let database: Option<String> = sqlx::query_scalar("SELECT CAST(DATABASE() AS CHAR)")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(SchemaError::query("current database", &redact_url(url)))?;
+    database.ok_or_else(|| SchemaError::NoDatabase {
+        url: redact_url(url),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unsupported_urls_are_refused_without_their_password() {
+        let Err(err) = DbConnection::open("oracle://scott:tiger@h/d").await else {
+            panic!("an oracle URL opened");
+        };
+        assert_eq!(
+            err.to_string(),
+            "unsupported database url oracle://scott:***@h/d: expected a postgres://, mysql:// or sqlite: url"
+        );
+    }
+
+    #[test]
+    fn sqlx_urls_lose_the_driver() {
+        assert_eq!(sqlx_url("postgresql+psycopg://u@h/d"), "postgresql://u@h/d");
+        assert_eq!(sqlx_url("mariadb+pymysql://u@h/d"), "mysql://u@h/d");
+        assert_eq!(sqlx_url("sqlite://a+b.db"), "sqlite://a+b.db");
     }
 }

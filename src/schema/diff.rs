@@ -528,7 +528,7 @@ impl Differ {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::snapshot::Engine;
+    use crate::engine::Engine;
 
     fn column(data_type: &str, nullable: bool, default: Option<&str>) -> Column {
         Column {

@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use sqlx::{Connection as _, MySqlConnection, PgConnection, SqliteConnection};
 
-use super::connection::DbConnection;
 use super::error::{Result, SchemaError};
-use super::sqltext::{quote_backtick, quote_double, sqlite_without_rowid};
+use super::sqltext::sqlite_without_rowid;
+use crate::engine::Engine;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableFingerprint {
@@ -86,8 +86,8 @@ pub async fn fingerprint_postgres(
                        % 18446744073709551616 + 18446744073709551616) \
                        % 18446744073709551616)::text \
                      FROM {}.{} AS r",
-                    quote_double(schema),
-                    quote_double(table)
+                    Engine::Postgres.quote_ident(schema),
+                    Engine::Postgres.quote_ident(table)
                 )
             })
             .collect::<Vec<_>>()
@@ -176,15 +176,15 @@ async fn mysql_sums(
             .map(|(i, table)| {
                 let row = tables[table]
                     .iter()
-                    .map(|c| format!("QUOTE(CAST({} AS BINARY))", quote_backtick(c)))
+                    .map(|c| format!("QUOTE(CAST({} AS BINARY))", Engine::Mysql.quote_ident(c)))
                     .collect::<Vec<_>>()
                     .join(", ");
                 format!(
                     "SELECT CAST({i} AS SIGNED), CAST(COUNT(*) AS SIGNED), \
                      CAST(MOD(COALESCE(SUM(CAST(CONV(LEFT(MD5(CONCAT_WS(',', {row})), 16), 16, 10) \
                      AS UNSIGNED)), 0), 18446744073709551616) AS CHAR) FROM {}.{}",
-                    quote_backtick(database),
-                    quote_backtick(table)
+                    Engine::Mysql.quote_ident(database),
+                    Engine::Mysql.quote_ident(table)
                 )
             })
             .collect::<Vec<_>>()
@@ -234,7 +234,7 @@ pub async fn fingerprint_sqlite(
     for (table, (create_sql, columns)) in &tables {
         let row = columns
             .iter()
-            .map(|c| format!("quote({})", quote_double(c)))
+            .map(|c| format!("quote({})", Engine::Sqlite.quote_ident(c)))
             .collect::<Vec<_>>()
             .join(" || ',' || ");
         let shadowed = columns.iter().any(|c| c.eq_ignore_ascii_case("_rowid_"));
@@ -247,7 +247,7 @@ pub async fn fingerprint_sqlite(
             sum = sum.wrapping_add(u64::from_be_bytes(first));
         };
         if sqlite_without_rowid(create_sql) || shadowed {
-            let sql = format!("SELECT {row} FROM {}", quote_double(table));
+            let sql = format!("SELECT {row} FROM {}", Engine::Sqlite.quote_ident(table));
             let texts: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .fetch_all(&mut *tx)
                 .await
@@ -261,7 +261,7 @@ pub async fn fingerprint_sqlite(
                 format!(
                     "SELECT _rowid_, {row} FROM {} WHERE _rowid_ {op} ? \
                      ORDER BY _rowid_ LIMIT {SQLITE_PAGE}",
-                    quote_double(table)
+                    Engine::Sqlite.quote_ident(table)
                 )
             };
             let (first, next) = (page_sql(">="), page_sql(">"));
@@ -304,17 +304,6 @@ fn collect_sums<I: TryInto<usize>>(
             TableFingerprint::from_sum(u64::try_from(count).unwrap_or(0), sum),
         );
     }
-}
-
-/// Connects by URL scheme and fingerprints the connection's current schema or database.
-pub async fn fingerprint_url(
-    url: &str,
-    ignore: &[&str],
-) -> Result<BTreeMap<String, TableFingerprint>> {
-    let mut conn = DbConnection::open(url).await?;
-    let result = conn.fingerprint(ignore).await;
-    conn.close().await;
-    result
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

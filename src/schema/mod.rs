@@ -16,17 +16,15 @@ mod sqltext;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use connection::DbConnection;
+pub use connection::{DbConnection, fingerprint_url, snapshot_url};
+pub(crate) use connection::{open_mysql, open_postgres, open_sqlite};
 pub use diff::{Change, ChangeKind, SchemaDiff, diff};
-pub(crate) use error::redact_url;
 pub use error::{Result, SchemaError};
 pub use fingerprint::{
     TableChange, TableChangeKind, TableFingerprint, compare, fingerprint_mysql,
-    fingerprint_postgres, fingerprint_sqlite, fingerprint_url,
+    fingerprint_postgres, fingerprint_sqlite,
 };
 pub use snapshot::{
-    CheckConstraint, Column, DEFAULT_IGNORE, Engine, ForeignKey, Index, PrimaryKey, SchemaSnapshot,
+    CheckConstraint, Column, DEFAULT_IGNORE, ForeignKey, Index, PrimaryKey, SchemaSnapshot,
     Sequence, Table, UniqueConstraint, snapshot_mysql, snapshot_postgres, snapshot_sqlite,
-    snapshot_url,
 };
-pub(crate) use snapshot::{mysql_options, sqlx_url};

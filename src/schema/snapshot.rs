@@ -10,10 +10,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
-use sqlx::mysql::MySqlConnectOptions;
 
-use super::connection::DbConnection;
-use super::error::{Result, SchemaError, redact_url};
+use crate::engine::Engine;
 
 mod mysql;
 mod postgres;
@@ -26,14 +24,6 @@ pub use sqlite::snapshot_sqlite;
 /// Tables that belong to Alembic itself, not to the schema under test; pass this as `ignore`
 /// unless the project configured another `version_table`.
 pub const DEFAULT_IGNORE: &[&str] = &["alembic_version"];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Engine {
-    Postgres,
-    Mysql,
-    Sqlite,
-}
 
 /// The schema of one PostgreSQL schema, MySQL/MariaDB database or SQLite `main` database.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,117 +222,9 @@ fn insert_unclobbered<T>(
     map.insert(candidate, value);
 }
 
-/// Connects by URL scheme and snapshots the connection's current schema (PostgreSQL
-/// `current_schema()`), database (MySQL `DATABASE()`) or `main` (SQLite).
-pub async fn snapshot_url(url: &str, ignore: &[&str]) -> Result<SchemaSnapshot> {
-    let mut conn = DbConnection::open(url).await?;
-    let snapshot = conn.snapshot(ignore).await;
-    conn.close().await;
-    snapshot
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Scheme {
-    Postgres,
-    Mysql,
-    Sqlite,
-}
-
-impl Scheme {
-    pub(crate) fn of(url: &str) -> Result<Scheme> {
-        let scheme = url.split(':').next().unwrap_or("").to_ascii_lowercase();
-        // SQLAlchemy-style driver suffixes (`postgresql+psycopg://`) are common in Alembic
-        // configs; the part before `+` is what names the engine.
-        let engine = scheme.split('+').next().unwrap_or("");
-        match engine {
-            "postgres" | "postgresql" => Ok(Scheme::Postgres),
-            "mysql" | "mariadb" => Ok(Scheme::Mysql),
-            "sqlite" => Ok(Scheme::Sqlite),
-            _ => Err(SchemaError::UnsupportedUrl {
-                url: redact_url(url),
-            }),
-        }
-    }
-}
-
-/// The URL as sqlx wants it: without SQLAlchemy's `+driver` suffix, `mariadb:` as `mysql:`.
-pub(crate) fn sqlx_url(url: &str) -> String {
-    let stripped = match (url.find('+'), url.find(':')) {
-        (Some(plus), Some(colon)) if plus < colon => format!("{}{}", &url[..plus], &url[colon..]),
-        _ => url.to_owned(),
-    };
-    match stripped.strip_prefix("mariadb:") {
-        Some(rest) => format!("mysql:{rest}"),
-        None => stripped,
-    }
-}
-
-/// How alembic-drill connects to MySQL: with room in the statement cache for every
-/// table's INSERT when seeding (see `seed_mysql` on statement closing).
-pub(crate) fn mysql_options(url: &str) -> std::result::Result<MySqlConnectOptions, sqlx::Error> {
-    sqlx_url(url)
-        .parse::<MySqlConnectOptions>()
-        .map(|o| o.statement_cache_capacity(1_000))
-}
-
-pub(crate) async fn connect<C: sqlx::Connection>(url: &str) -> Result<C> {
-    C::connect(&sqlx_url(url))
-        .await
-        .map_err(|source| SchemaError::Connect {
-            url: redact_url(url),
-            source,
-        })
-}
-
-pub(crate) async fn current_pg_schema(conn: &mut sqlx::PgConnection, url: &str) -> Result<String> {
-    let schema: Option<String> = sqlx::query_scalar("SELECT current_schema()::text")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(SchemaError::query("current schema", &redact_url(url)))?;
-    schema.ok_or_else(|| SchemaError::NoDatabase {
-        url: redact_url(url),
-    })
-}
-
-pub(crate) async fn current_mysql_database(
-    conn: &mut sqlx::MySqlConnection,
-    url: &str,
-) -> Result<String> {
-    let database: Option<String> = sqlx::query_scalar("SELECT CAST(DATABASE() AS CHAR)")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(SchemaError::query("current database", &redact_url(url)))?;
-    database.ok_or_else(|| SchemaError::NoDatabase {
-        url: redact_url(url),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn url_schemes() {
-        assert_eq!(
-            Scheme::of("postgresql+psycopg://u@h/d").unwrap(),
-            Scheme::Postgres
-        );
-        assert_eq!(Scheme::of("postgres://u@h/d").unwrap(), Scheme::Postgres);
-        assert_eq!(Scheme::of("mysql+pymysql://u@h/d").unwrap(), Scheme::Mysql);
-        assert_eq!(Scheme::of("mariadb://u@h/d").unwrap(), Scheme::Mysql);
-        assert_eq!(Scheme::of("sqlite::memory:").unwrap(), Scheme::Sqlite);
-        assert_eq!(Scheme::of("sqlite:///tmp/x.db").unwrap(), Scheme::Sqlite);
-        let err = Scheme::of("oracle://scott:tiger@h/d")
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            err,
-            "unsupported database url oracle://scott:***@h/d: expected a postgres://, mysql:// or sqlite: url"
-        );
-        assert_eq!(sqlx_url("postgresql+psycopg://u@h/d"), "postgresql://u@h/d");
-        assert_eq!(sqlx_url("mariadb+pymysql://u@h/d"), "mysql://u@h/d");
-        assert_eq!(sqlx_url("sqlite://a+b.db"), "sqlite://a+b.db");
-    }
 
     #[test]
     fn colliding_keys_keep_both_objects() {

@@ -1,6 +1,7 @@
-//! Small, quote-aware text helpers over SQL: normalising what catalogs print, quoting
-//! identifiers, recognising engine-invented names, and the lexical scan SQLite needs because
-//! it exposes CHECK constraints and index expressions only as the original DDL text.
+//! Small, quote-aware text helpers over SQL: normalising what catalogs print, recognising
+//! engine-invented names, and the lexical scan SQLite needs because it exposes CHECK
+//! constraints and index expressions only as the original DDL text. Quoting identifiers is
+//! `Engine::quote_ident`.
 
 /// Collapses runs of whitespace outside quotes to one space, trims, drops trailing `;`.
 /// Catalogs pretty-print (PostgreSQL view definitions span lines) and SQLite keeps the DDL as
@@ -65,16 +66,6 @@ pub(crate) fn strip_literal_cast(expr: &str) -> String {
     } else {
         expr.to_owned()
     }
-}
-
-/// `"name"` with embedded quotes doubled (PostgreSQL, SQLite).
-pub(crate) fn quote_double(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
-}
-
-/// `` `name` `` with embedded backticks doubled (MySQL, MariaDB).
-pub(crate) fn quote_backtick(ident: &str) -> String {
-    format!("`{}`", ident.replace('`', "``"))
 }
 
 /// Whether `name` looks like PostgreSQL's own choice for a constraint or index of `table`:

@@ -2,11 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use super::checks::{Rules, table_rules};
+use super::check_constraints::{Rules, table_rules};
 use super::types::{Kind, parse};
 use super::values::{Gen, quote_array_element};
 use super::{Link, Row, RowRef, SeedPlan, TablePlan, UserRows, Value};
-use crate::schema::{Column, Engine, SchemaSnapshot, Table};
+use crate::engine::Engine;
+use crate::schema::{Column, SchemaSnapshot, Table};
 
 /// How many times a row is regenerated to get around a unique-key collision.
 const MAX_ATTEMPTS: usize = 256;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::schema::Engine;
+use crate::engine::Engine;
 
 /// The value families the generator knows. Bounds are inclusive.
 #[derive(Debug, Clone, PartialEq)]

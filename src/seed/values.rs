@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::Value;
-use super::checks::{Lit, Rules};
+use super::check_constraints::{Lit, Rules};
 use super::types::{Kind, RangeOf};
 
 /// 2024-01-01, in days since 1970-01-01.

@@ -4,39 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A database engine family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Engine {
-    Postgresql,
-    /// MySQL and MariaDB: one protocol, one SQL dialect for what we do.
-    Mysql,
-    Sqlite,
-}
-
-impl Engine {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Engine::Postgresql => "postgresql",
-            Engine::Mysql => "mysql",
-            Engine::Sqlite => "sqlite",
-        }
-    }
-
-    pub fn default_port(self) -> u16 {
-        match self {
-            Engine::Postgresql => 5432,
-            Engine::Mysql => 3306,
-            Engine::Sqlite => 0,
-        }
-    }
-}
-
-impl fmt::Display for Engine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::engine::Engine;
 
 /// Credentials and address of a server with the right to create databases.
 /// `Debug` and `Display` never show the password.
@@ -62,7 +30,7 @@ impl Endpoint {
     pub fn sqlalchemy_url(&self, database: &str, driver: Option<&str>) -> String {
         let scheme = match (self.engine, driver) {
             (engine, Some(driver)) => format!("{engine}+{driver}"),
-            (Engine::Postgresql, None) => "postgresql+psycopg".to_owned(),
+            (Engine::Postgres, None) => "postgresql+psycopg".to_owned(),
             (Engine::Mysql, None) => "mysql+pymysql".to_owned(),
             (Engine::Sqlite, None) => "sqlite".to_owned(),
         };
@@ -127,7 +95,7 @@ mod tests {
 
     fn endpoint(password: Option<&str>) -> Endpoint {
         Endpoint {
-            engine: Engine::Postgresql,
+            engine: Engine::Postgres,
             host: "127.0.0.1".into(),
             port: 5433,
             user: "drill".into(),

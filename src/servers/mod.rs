@@ -6,6 +6,7 @@ pub mod container;
 pub mod databases;
 pub mod endpoint;
 pub mod error;
+pub mod inventory;
 pub mod local;
 pub mod naming;
 pub mod ownership;
@@ -13,7 +14,7 @@ pub mod ready;
 pub mod server;
 pub mod spec;
 
-pub use endpoint::{Endpoint, Engine};
+pub use endpoint::Endpoint;
 pub use error::ServerError;
 pub use server::{Server, StartOptions};
 pub use spec::{DatabaseSpec, Flavour};

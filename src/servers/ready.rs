@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use sqlx::Connection;
 
-use super::endpoint::{Endpoint, Engine};
+use super::endpoint::Endpoint;
 use super::error::{Result, ServerError};
+use crate::engine::Engine;
 
 /// Tries to log in until it works or `timeout` passes. A refused password fails at once:
 /// waiting longer would not fix it.
@@ -38,7 +39,7 @@ pub async fn wait_until_ready(endpoint: &Endpoint, what: &str, timeout: Duration
 pub async fn try_login(endpoint: &Endpoint) -> std::result::Result<(), sqlx::Error> {
     let url = endpoint.url(None);
     match endpoint.engine {
-        Engine::Postgresql => {
+        Engine::Postgres => {
             let mut conn = sqlx::PgConnection::connect(&url).await?;
             sqlx::query("SELECT 1").execute(&mut conn).await?;
             conn.close().await

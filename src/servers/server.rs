@@ -11,13 +11,14 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::container::{ContainerOptions, ContainerServer};
 use super::databases::{mysql, postgres, sqlite};
-use super::endpoint::{Endpoint, Engine};
+use super::endpoint::Endpoint;
 use super::error::{Result, ServerError};
 use super::local::{LocalOptions, LocalServer};
 use super::naming;
 use super::ownership::this_process;
 use super::ready::{is_auth_error, try_login};
 use super::spec::{DatabaseSpec, Flavour};
+use crate::engine::{self, Engine, redact_url};
 
 /// How to start a server.
 #[derive(Debug, Clone)]
@@ -344,19 +345,24 @@ impl Server {
 /// `auto`: the project's dialect decides the engine; a container when Docker can run the
 /// image, else a local server from installed binaries.
 async fn start_auto(options: &StartOptions) -> Result<Server> {
-    let dialect = options.project_url.as_deref().map(|url| {
-        url.split([':', '+'])
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase()
-    });
-    let (flavour, image) = match dialect.as_deref() {
-        Some("postgresql") | Some("postgres") => (Flavour::Postgresql, &options.postgres_image),
-        Some("mysql") | Some("mariadb") => (
+    let dialect = options.project_url.as_deref().map(engine::dialect);
+    let engine = match dialect.as_deref() {
+        None | Some("") => Engine::Sqlite,
+        Some(name) => Engine::from_dialect(name).ok_or_else(|| ServerError::InvalidSpec {
+            spec: "auto".into(),
+            reason: format!(
+                "the project's dialect {name:?} is not supported; use --database with \
+                 a PostgreSQL, MySQL or SQLite spec"
+            ),
+        })?,
+    };
+    let (flavour, image) = match engine {
+        Engine::Postgres => (Flavour::Postgresql, &options.postgres_image),
+        Engine::Mysql => (
             Flavour::of_image(&options.mysql_image).unwrap_or(Flavour::Mysql),
             &options.mysql_image,
         ),
-        Some("sqlite") | None | Some("") => {
+        Engine::Sqlite => {
             let mut server = Box::pin(Server::start(&DatabaseSpec::Sqlite, options)).await?;
             server.reason = Some(match dialect {
                 Some(_) => "auto: the project's sqlalchemy.url is SQLite".to_owned(),
@@ -365,15 +371,6 @@ async fn start_auto(options: &StartOptions) -> Result<Server> {
                     .to_owned(),
             });
             return Ok(server);
-        }
-        Some(other) => {
-            return Err(ServerError::InvalidSpec {
-                spec: "auto".into(),
-                reason: format!(
-                    "the project's dialect {other:?} is not supported; use --database with \
-                     a PostgreSQL, MySQL or SQLite spec"
-                ),
-            });
         }
     };
     let docker = DatabaseSpec::Docker {
@@ -424,7 +421,7 @@ async fn start_auto(options: &StartOptions) -> Result<Server> {
 
 fn external_endpoint(url: &str, engine: Engine) -> Result<Endpoint> {
     let parsed = url::Url::parse(url).map_err(|e| ServerError::InvalidSpec {
-        spec: super::spec::mask_spec(url),
+        spec: redact_url(url),
         reason: e.to_string(),
     })?;
     let decode = |s: &str| {
@@ -450,7 +447,7 @@ fn external_endpoint(url: &str, engine: Engine) -> Result<Endpoint> {
         user,
         password: parsed.password().map(decode),
         admin_database: match (engine, database) {
-            (Engine::Postgresql, "") => Some("postgres".to_owned()),
+            (Engine::Postgres, "") => Some("postgres".to_owned()),
             (_, "") => None,
             (_, db) => Some(db.to_owned()),
         },
@@ -482,7 +479,7 @@ async fn admin_pool(endpoint: &Endpoint) -> Result<AdminPool> {
     };
     // Two connections: one for DDL, one to end sessions that block a clone or a drop.
     Ok(match endpoint.engine {
-        Engine::Postgresql => AdminPool::Postgres(
+        Engine::Postgres => AdminPool::Postgres(
             PgPoolOptions::new()
                 .max_connections(2)
                 .connect(&url)
@@ -524,7 +521,7 @@ mod tests {
     fn external_urls_become_endpoints_without_changing_credentials() {
         let e = external_endpoint(
             "postgresql+psycopg://app:p%40ss@db:6543/app",
-            Engine::Postgresql,
+            Engine::Postgres,
         )
         .unwrap();
         assert_eq!(

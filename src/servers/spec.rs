@@ -4,10 +4,12 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::endpoint::Engine;
 use super::error::ServerError;
+use crate::engine::{Engine, redact_url};
 
-/// A MySQL-protocol server's make: they differ in images, binaries and log lines.
+/// Which server program runs: PostgreSQL, MySQL or MariaDB. Not the [`Engine`]: MySQL and
+/// MariaDB speak one protocol and one SQL dialect (one engine), but differ in images,
+/// binaries, data-folder setup and log lines, which is what starting a server needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Flavour {
     Postgresql,
@@ -18,7 +20,7 @@ pub enum Flavour {
 impl Flavour {
     pub fn engine(self) -> Engine {
         match self {
-            Flavour::Postgresql => Engine::Postgresql,
+            Flavour::Postgresql => Engine::Postgres,
             Flavour::Mysql | Flavour::Mariadb => Engine::Mysql,
         }
     }
@@ -90,7 +92,7 @@ impl FromStr for DatabaseSpec {
 
     fn from_str(spec: &str) -> Result<Self, ServerError> {
         let invalid = |reason: String| ServerError::InvalidSpec {
-            spec: mask_spec(spec),
+            spec: redact_url(spec),
             reason,
         };
         let trimmed = spec.trim();
@@ -131,17 +133,10 @@ impl FromStr for DatabaseSpec {
             return Ok(DatabaseSpec::Local { flavour });
         }
         if let Some((scheme, _)) = trimmed.split_once("://") {
-            // SQLAlchemy spells drivers into the scheme (postgresql+psycopg): drop them.
-            let dialect = scheme
-                .split('+')
-                .next()
-                .unwrap_or(scheme)
-                .to_ascii_lowercase();
-            let engine = match dialect.as_str() {
-                "postgresql" | "postgres" => Engine::Postgresql,
-                "mysql" | "mariadb" => Engine::Mysql,
-                "sqlite" => return Ok(DatabaseSpec::Sqlite),
-                _ => {
+            let engine = match Engine::from_dialect(scheme) {
+                Some(Engine::Sqlite) => return Ok(DatabaseSpec::Sqlite),
+                Some(engine) => engine,
+                None => {
                     return Err(invalid(format!(
                         "unsupported URL scheme {scheme:?}; use postgresql:// or mysql://"
                     )));
@@ -164,19 +159,9 @@ impl fmt::Display for DatabaseSpec {
             DatabaseSpec::Sqlite => f.write_str("sqlite"),
             DatabaseSpec::Docker { image, .. } => write!(f, "docker:{image}"),
             DatabaseSpec::Local { flavour } => write!(f, "local:{}", flavour.as_str()),
-            DatabaseSpec::External { url, .. } => f.write_str(&mask_spec(url)),
+            // Specs end up in messages and reports.
+            DatabaseSpec::External { url, .. } => f.write_str(&redact_url(url)),
         }
-    }
-}
-
-/// Hides the password of a URL-shaped spec: specs end up in messages and reports.
-pub fn mask_spec(spec: &str) -> String {
-    match url::Url::parse(spec) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => spec.to_owned(),
     }
 }
 
@@ -215,7 +200,7 @@ mod tests {
         );
         assert_eq!(
             parse("postgresql+psycopg://u:p@localhost:5432/app").engine(),
-            Some(Engine::Postgresql)
+            Some(Engine::Postgres)
         );
         assert_eq!(
             parse("mysql://root@127.0.0.1").engine(),

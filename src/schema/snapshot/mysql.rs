@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 use sqlx::MySqlConnection;
 
 use super::{
-    CheckConstraint, Column, Engine, ForeignKey, Index, PrimaryKey, SchemaSnapshot, Table,
-    UniqueConstraint,
+    CheckConstraint, Column, ForeignKey, Index, PrimaryKey, SchemaSnapshot, Table, UniqueConstraint,
 };
+use crate::engine::Engine;
 use crate::schema::error::{Result, SchemaError};
-use crate::schema::sqltext::{collapse_ws, is_mysql_column_generated_name, quote_backtick};
+use crate::schema::sqltext::{collapse_ws, is_mysql_column_generated_name};
 
 // MariaDB system-versioned tables are ordinary tables with history; sequences (also in TABLES
 // on MariaDB) are not tables of the schema under test.
@@ -341,7 +341,7 @@ pub async fn snapshot_mysql(
         .map_err(SchemaError::query("views", &db))?;
     // The server writes every reference as `db`.`table`.`column`; without the database part
     // the same view in two databases reads the same.
-    let qualifier = format!("{}.", quote_backtick(database));
+    let qualifier = format!("{}.", Engine::Mysql.quote_ident(database));
     for (name, definition) in views {
         if ignored(&name) {
             continue;

@@ -6,9 +6,10 @@
 use sqlx::PgConnection;
 
 use super::{
-    CheckConstraint, Column, Engine, ForeignKey, Index, PrimaryKey, SchemaSnapshot, Sequence,
+    CheckConstraint, Column, ForeignKey, Index, PrimaryKey, SchemaSnapshot, Sequence,
     UniqueConstraint,
 };
+use crate::engine::Engine;
 use crate::schema::error::{Result, SchemaError};
 use crate::schema::sqltext::{collapse_ws, is_pg_generated_name, strip_literal_cast};
 

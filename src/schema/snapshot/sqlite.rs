@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use sqlx::SqliteConnection;
 
 use super::{
-    CheckConstraint, Column, Engine, ForeignKey, Index, PrimaryKey, SchemaSnapshot, Table,
-    UniqueConstraint,
+    CheckConstraint, Column, ForeignKey, Index, PrimaryKey, SchemaSnapshot, Table, UniqueConstraint,
 };
+use crate::engine::Engine;
 use crate::schema::error::{Result, SchemaError};
 use crate::schema::sqltext::{
     collapse_ws, sqlite_checks, sqlite_has_autoincrement, sqlite_index_parts, strip_sort_order,

@@ -3,29 +3,24 @@
 
 use std::time::Duration;
 
+use crate::engine::Engine;
+
 mod mysql;
 mod postgres;
 mod sqlite;
 pub(crate) mod support;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dialect {
-    Postgres,
-    Mysql,
-    Sqlite,
-}
-
 const TIMING_RUNS: usize = 7;
 
 /// DDL for 100 tables shaped like a real application's: primary key, unique, a foreign key to
 /// the previous table, a check, a default, and a two-column index each.
-fn hundred_tables_sql(dialect: Dialect) -> String {
+fn hundred_tables_sql(engine: Engine) -> String {
     let mut sql = String::new();
     for i in 0..100 {
-        let id = match dialect {
-            Dialect::Postgres => "id serial PRIMARY KEY",
-            Dialect::Mysql => "id INT AUTO_INCREMENT PRIMARY KEY",
-            Dialect::Sqlite => "id INTEGER PRIMARY KEY",
+        let id = match engine {
+            Engine::Postgres => "id serial PRIMARY KEY",
+            Engine::Mysql => "id INT AUTO_INCREMENT PRIMARY KEY",
+            Engine::Sqlite => "id INTEGER PRIMARY KEY",
         };
         let parent = if i == 0 {
             String::new()
@@ -36,9 +31,9 @@ fn hundred_tables_sql(dialect: Dialect) -> String {
             )
         };
         // MySQL ignores inline column REFERENCES; it needs the table-level form.
-        let (parent, mysql_fk) = match (dialect, i) {
-            (Dialect::Mysql, 0) => (String::new(), String::new()),
-            (Dialect::Mysql, _) => (
+        let (parent, mysql_fk) = match (engine, i) {
+            (Engine::Mysql, 0) => (String::new(), String::new()),
+            (Engine::Mysql, _) => (
                 ", parent_id INT".to_owned(),
                 format!(
                     ", FOREIGN KEY (parent_id) REFERENCES t{:03}(id) ON DELETE CASCADE",

@@ -425,7 +425,11 @@ async fn measure_hundred_tables_snapshot() {
         return;
     };
     let mut conn = db.my().await;
-    exec(&mut conn, &super::hundred_tables_sql(super::Dialect::Mysql)).await;
+    exec(
+        &mut conn,
+        &super::hundred_tables_sql(crate::engine::Engine::Mysql),
+    )
+    .await;
     let mut times = Vec::new();
     for _ in 0..super::TIMING_RUNS {
         let start = std::time::Instant::now();

@@ -435,7 +435,7 @@ async fn measure_hundred_tables_snapshot() {
     let mut conn = db.pg().await;
     exec(
         &mut conn,
-        &super::hundred_tables_sql(super::Dialect::Postgres),
+        &super::hundred_tables_sql(crate::engine::Engine::Postgres),
     )
     .await;
     let mut times = Vec::new();

@@ -383,7 +383,7 @@ async fn measure_hundred_tables_snapshot() {
     let mut conn = memory_sqlite().await;
     exec(
         &mut conn,
-        &super::hundred_tables_sql(super::Dialect::Sqlite),
+        &super::hundred_tables_sql(crate::engine::Engine::Sqlite),
     )
     .await;
     let mut times = Vec::new();

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::{AssertSqlSafe, Connection as _, MySqlConnection, PgConnection, SqliteConnection};
 
-use crate::schema::sqltext::{quote_backtick, quote_double};
+use crate::engine::Engine;
 use crate::servers::local::{LocalOptions, LocalServer};
 use crate::servers::spec::Flavour;
 use crate::test_switches::{REQUIRE_LOCAL, switch_is_on};
@@ -136,7 +136,7 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("connecting to {PG_URL_VAR}: {e}"));
         sqlx::raw_sql(AssertSqlSafe(format!(
             "CREATE DATABASE {}",
-            quote_double(&name)
+            Engine::Postgres.quote_ident(&name)
         )))
         .execute(&mut conn)
         .await
@@ -158,7 +158,7 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("connecting to {MYSQL_URL_VAR}: {e}"));
         sqlx::raw_sql(AssertSqlSafe(format!(
             "CREATE DATABASE {}",
-            quote_backtick(&name)
+            Engine::Mysql.quote_ident(&name)
         )))
         .execute(&mut conn)
         .await
@@ -196,7 +196,7 @@ impl Drop for TestDb {
                     Server::Postgres => match PgConnection::connect(&admin_url).await {
                         Ok(mut conn) => sqlx::raw_sql(AssertSqlSafe(format!(
                             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                            quote_double(&name)
+                            Engine::Postgres.quote_ident(&name)
                         )))
                         .execute(&mut conn)
                         .await
@@ -206,7 +206,7 @@ impl Drop for TestDb {
                     Server::Mysql => match MySqlConnection::connect(&admin_url).await {
                         Ok(mut conn) => sqlx::raw_sql(AssertSqlSafe(format!(
                             "DROP DATABASE IF EXISTS {}",
-                            quote_backtick(&name)
+                            Engine::Mysql.quote_ident(&name)
                         )))
                         .execute(&mut conn)
                         .await

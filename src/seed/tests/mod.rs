@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::{SeedPlan, TablePlan, UserRows, Value, plan};
+use crate::engine::Engine;
 use crate::schema::{
-    CheckConstraint, Column, Engine, ForeignKey, PrimaryKey, SchemaSnapshot, Table,
-    UniqueConstraint,
+    CheckConstraint, Column, ForeignKey, PrimaryKey, SchemaSnapshot, Table, UniqueConstraint,
 };
 
 mod mysql;

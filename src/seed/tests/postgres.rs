@@ -2,8 +2,9 @@ use serde_json::json;
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use super::{chain_sql, expected_counts, no_user_rows, report_timing};
+use crate::engine::Engine;
 use crate::schema::tests::support::TestDb;
-use crate::schema::{DEFAULT_IGNORE, Engine, snapshot_postgres};
+use crate::schema::{DEFAULT_IGNORE, snapshot_postgres};
 use crate::seed::{UserRows, plan, seed_postgres, seed_url};
 
 const SCHEMA: &str = "

@@ -238,7 +238,7 @@ async fn seed_url_plans_and_seeds() {
         "unsupported database url oracle://scott:***@db/x: expected a postgres://, mysql:// or sqlite: url"
     );
     let mut conn = file.connect().await;
-    let other = crate::schema::SchemaSnapshot::new(crate::schema::Engine::Postgres);
+    let other = crate::schema::SchemaSnapshot::new(crate::engine::Engine::Postgres);
     let err = seed_sqlite(&mut conn, &other, &a).await.unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -276,7 +276,7 @@ async fn fifty_chained_tables_are_all_seeded() {
 #[ignore]
 async fn measure_fifty_tables() {
     let mut conn = memory_sqlite().await;
-    for statement in chain_sql(crate::schema::Engine::Sqlite, 50) {
+    for statement in chain_sql(crate::engine::Engine::Sqlite, 50) {
         exec(&mut conn, &statement).await;
     }
     let snap = snapshot_sqlite(&mut conn, DEFAULT_IGNORE).await.unwrap();

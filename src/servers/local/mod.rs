@@ -30,10 +30,11 @@ use tokio::process::Child;
 
 use self::process::RunAs;
 use self::state::{GRACE, LOCK_WAIT, ServerRecord, StateRoot};
-use super::endpoint::{Endpoint, Engine, random_password};
+use super::endpoint::{Endpoint, random_password};
 use super::error::{Result, ServerError};
 use super::ready::try_login;
 use super::spec::Flavour;
+use crate::engine::Engine;
 
 /// How to start a local server.
 #[derive(Debug, Clone)]
@@ -291,7 +292,7 @@ impl Layout {
 
 fn endpoint_for(flavour: Flavour, port: u16, password: &str) -> Endpoint {
     let (engine, user, admin_database) = match flavour {
-        Flavour::Postgresql => (Engine::Postgresql, "postgres", Some("postgres".to_owned())),
+        Flavour::Postgresql => (Engine::Postgres, "postgres", Some("postgres".to_owned())),
         Flavour::Mysql | Flavour::Mariadb => (Engine::Mysql, "root", None),
     };
     Endpoint {

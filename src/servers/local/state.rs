@@ -470,7 +470,7 @@ pub(super) fn prune_templates(root: &StateRoot, keep: &str, same_binaries_suffix
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::servers::endpoint::Engine;
+    use crate::engine::Engine;
 
     #[test]
     fn records_round_trip_privately_and_never_show_the_password() {

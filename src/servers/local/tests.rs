@@ -106,7 +106,7 @@ async fn start(root: &StateRoot, options: &LocalOptions) -> LocalServer {
 /// A setting as text, to check the server runs with our options.
 async fn setting(endpoint: &Endpoint, sql: &'static str) -> String {
     match endpoint.engine {
-        Engine::Postgresql => {
+        Engine::Postgres => {
             let mut conn = sqlx::PgConnection::connect(&endpoint.url(None))
                 .await
                 .unwrap();
