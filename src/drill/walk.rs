@@ -447,7 +447,7 @@ impl<H: Host> Walk<'_, H> {
     /// Whether the engine undoes a failed step's DDL (PostgreSQL); MySQL and SQLite
     /// commit each DDL statement as it runs.
     fn transactional_ddl(&self) -> bool {
-        self.engine == Engine::Postgresql
+        self.engine == Engine::Postgres
     }
 
     /// On the seeded database, at the revision's parents: the upgrade must run, and its

@@ -405,7 +405,11 @@ async fn hundred_tables_snapshot_completely() {
         return;
     };
     let mut conn = db.my().await;
-    exec(&mut conn, &super::hundred_tables_sql(super::Dialect::Mysql)).await;
+    exec(
+        &mut conn,
+        &super::hundred_tables_sql(crate::engine::Engine::Mysql),
+    )
+    .await;
     // How long this takes is measured by `measure_hundred_tables_snapshot` (bench/core.sh).
     let snap = snapshot_mysql(&mut conn, &db.name, &[]).await.unwrap();
     assert_eq!(snap.tables.len(), 100);

@@ -411,7 +411,7 @@ async fn hundred_tables_snapshot_completely() {
     let mut conn = db.pg().await;
     exec(
         &mut conn,
-        &super::hundred_tables_sql(super::Dialect::Postgres),
+        &super::hundred_tables_sql(crate::engine::Engine::Postgres),
     )
     .await;
     // How long this takes is measured by `measure_hundred_tables_snapshot` (bench/core.sh).

@@ -362,7 +362,7 @@ async fn hundred_tables_snapshot_completely() {
     let mut conn = memory_sqlite().await;
     exec(
         &mut conn,
-        &super::hundred_tables_sql(super::Dialect::Sqlite),
+        &super::hundred_tables_sql(crate::engine::Engine::Sqlite),
     )
     .await;
     // How long this takes is measured by `measure_hundred_tables_snapshot` (bench/core.sh).

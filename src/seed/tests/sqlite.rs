@@ -249,7 +249,7 @@ async fn seed_url_plans_and_seeds() {
 #[tokio::test]
 async fn fifty_chained_tables_are_all_seeded() {
     let mut conn = memory_sqlite().await;
-    for statement in chain_sql(crate::schema::Engine::Sqlite, 50) {
+    for statement in chain_sql(crate::engine::Engine::Sqlite, 50) {
         exec(&mut conn, &statement).await;
     }
     let snap = snapshot_sqlite(&mut conn, DEFAULT_IGNORE).await.unwrap();
