@@ -11,7 +11,8 @@ import pytest
 from drill_support import drill_project
 
 from alembic_drill import ConfigError, Drill
-from alembic_drill.settings import DRILL_CHECKS, Settings, load_settings
+from alembic_drill._checks import known_checks
+from alembic_drill.settings import Settings, load_settings
 from conftest import Project
 
 TABLE = (
@@ -49,7 +50,7 @@ def errors(report: dict) -> list[tuple[str, str]]:  # type: ignore[type-arg]
 def test_no_table_means_the_defaults(project: Project) -> None:
     (project.root / "pyproject.toml").write_text("[tool.other]\nx = 1\n")
     assert load_settings(project.ini) == Settings()
-    assert Settings().database == "auto" and Settings().checks == DRILL_CHECKS
+    assert Settings().database == "auto" and Settings().checks == known_checks().drill
 
 
 def test_the_nearest_pyproject_above_the_project_is_read(project: Project) -> None:
@@ -289,4 +290,4 @@ def test_keyword_arguments_override_settings(project: Project) -> None:
     assert drill.settings.oldest_downgrade == "bbb222"
     untouched = Drill(project.ini)
     assert untouched.settings.database == "sqlite"
-    assert untouched.settings.enabled_checks == ("upgrade-failed",)
+    assert untouched.plan.drill == ("upgrade-failed",)
