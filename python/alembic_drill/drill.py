@@ -12,11 +12,14 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic_drill import _core
 from alembic_drill.servers import Server
 from alembic_drill.settings import DRILL_CHECKS, STATIC_CHECKS, Settings, load_settings
+
+if TYPE_CHECKING:
+    from alembic_drill._watchdog import SignalScope
 
 #: progress(index, total, revision, activity)
 ProgressCallback = Callable[[int, int, str, str], None]
@@ -40,6 +43,7 @@ class Drill:
         bootstrap: str | None = None,
         oldest_downgrade: str | None = None,
         server: Server | None = None,
+        step_timeout: float | None = None,
     ) -> None:
         self.config = Path(config) if config is not None else Path.cwd()
         self.settings: Settings = load_settings(self.config).override(
@@ -49,6 +53,7 @@ class Drill:
             url_env=url_env,
             bootstrap=bootstrap,
             oldest_downgrade=oldest_downgrade,
+            step_timeout=step_timeout,
         )
         self._server = server
         self._owns_server = server is None
@@ -61,12 +66,35 @@ class Drill:
         return self._server
 
     def check(self, *, progress: ProgressCallback | None = None) -> _core.DrillReport:
-        """Runs the static checks and every enabled drill check; returns the report."""
+        """Runs the static checks and every enabled drill check; returns the report.
+
+        Each step gets ``step_timeout`` seconds; SIGINT and SIGTERM stop the run at any
+        moment (see ``alembic_drill._watchdog``)."""
+        from alembic_drill._watchdog import signals
+
+        # Started outside the signal scope, so that the server's own SIGTERM cleanup
+        # (alembic_drill.servers) is what the scope restores when it ends.
+        server = self.server
+        with signals() as scope:
+            return self._check(server, scope, progress)
+
+    def _check(
+        self, server: Server, scope: SignalScope, progress: ProgressCallback | None
+    ) -> _core.DrillReport:
         from alembic_drill._steps import DrillHost, StepRunner
+        from alembic_drill._watchdog import Watchdog, WatchedHost
 
         history = _core.load_history(self.config)
         runner = StepRunner(self.config, url_env=self.settings.url_env)
-        host = DrillHost(runner, bootstrap=self.settings.bootstrap, progress=progress)
+        watchdog = Watchdog(
+            scope,
+            engine=server.engine,
+            cancel=_core._Canceller(server._core).cancel,
+            step_timeout=self.settings.step_timeout,
+        )
+        host = WatchedHost(
+            DrillHost(runner, bootstrap=self.settings.bootstrap, progress=progress), watchdog
+        )
         skip = set(self.settings.skip)
         options: dict[str, Any] = {
             "checks": [c for c in self.settings.checks if c not in skip and c in DRILL_CHECKS],
@@ -78,9 +106,11 @@ class Drill:
             "bootstrap": bool(self.settings.bootstrap),
         }
         try:
-            return _core.run_drill(history, self.server._core, host, options)
+            with watchdog:
+                return _core.run_drill(history, server._core, host, options)
         finally:
-            runner.close()
+            with scope.shielded():
+                runner.close()
 
     def close(self) -> None:
         """Stops the server this drill started."""

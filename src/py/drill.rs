@@ -136,8 +136,11 @@ impl Host for PyHost<'_> {
     }
 
     fn progress(&mut self, progress: Progress) {
-        // Progress is best effort: a broken callback must not stop the drill.
-        let _ = self.host.call_method1(
+        // Progress is best effort: a broken callback must not stop the drill. But a
+        // KeyboardInterrupt or SystemExit raised while it ran (a signal's handler runs at
+        // any bytecode) is kept and re-raised when the walk returns: swallowing it here
+        // lost the signal.
+        let called = self.host.call_method1(
             "progress",
             (
                 progress.index,
@@ -146,6 +149,11 @@ impl Host for PyHost<'_> {
                 progress.activity,
             ),
         );
+        if let Err(error) = called
+            && !error.is_instance_of::<pyo3::exceptions::PyException>(self.py)
+        {
+            self.error.get_or_insert(error);
+        }
     }
 }
 

@@ -3,8 +3,10 @@
 mod drill;
 mod errors;
 mod history;
+mod leftovers;
 mod server;
 mod wait;
+mod watchdog;
 
 use pyo3::prelude::*;
 
@@ -15,5 +17,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     history::register(m)?;
     server::register(m)?;
     drill::register(m)?;
+    watchdog::register(m)?;
+    leftovers::register(m)?;
     Ok(())
 }

@@ -2,16 +2,19 @@
 //! files) or attaches to (an external server by URL), and the throwaway databases it
 //! creates in them.
 
+pub mod cancel;
 pub mod container;
 pub mod databases;
 pub mod endpoint;
 pub mod error;
 pub mod local;
 pub mod naming;
+pub mod owner_mark;
 pub mod ownership;
 pub mod ready;
 pub mod server;
 pub mod spec;
+pub mod sqlite_folders;
 
 pub use endpoint::{Endpoint, Engine};
 pub use error::ServerError;

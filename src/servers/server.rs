@@ -19,6 +19,8 @@ use super::ownership::this_process;
 use super::ready::{is_auth_error, try_login};
 use super::spec::{DatabaseSpec, Flavour};
 
+mod owners;
+
 /// How to start a server.
 #[derive(Debug, Clone)]
 pub struct StartOptions {
@@ -107,7 +109,9 @@ impl Server {
                 (Kind::External, Some(endpoint))
             }
             DatabaseSpec::Sqlite => {
-                let dir = sqlite_dir()?;
+                // What killed runs left goes first (their owner is gone).
+                super::sqlite_folders::reap_stale();
+                let dir = super::sqlite_folders::create()?;
                 (Kind::Sqlite { dir }, None)
             }
         };
@@ -115,7 +119,7 @@ impl Server {
             Some(endpoint) => admin_pool(endpoint).await?,
             None => AdminPool::None,
         };
-        Ok(Server {
+        let server = Server {
             kind: Some(kind),
             spec: spec.clone(),
             endpoint,
@@ -124,7 +128,13 @@ impl Server {
             keep: options.keep && !matches!(spec, DatabaseSpec::Sqlite),
             created: Mutex::new(Vec::new()),
             counter: AtomicU32::new(0),
-        })
+        };
+        if matches!(server.kind, Some(Kind::External)) {
+            // What killed runs of this host left there (best effort: never a reason
+            // not to run).
+            let _ = server.reap_stale_databases().await;
+        }
+        Ok(server)
     }
 
     pub fn spec(&self) -> &DatabaseSpec {
@@ -195,6 +205,7 @@ impl Server {
     /// Creates an empty database and returns its name (`drill_...`).
     pub async fn create_database(&self, name: Option<&str>) -> Result<String> {
         let name = self.new_name(name)?;
+        self.before_create();
         let (server, user) = self.who()?;
         match &self.admin {
             AdminPool::Postgres(pool) => postgres::create(pool, &server, &user, &name).await?,
@@ -205,6 +216,7 @@ impl Server {
             .lock()
             .expect("not poisoned")
             .push(name.clone());
+        self.mark_owner(&name).await?;
         Ok(name)
     }
 
@@ -213,6 +225,7 @@ impl Server {
     pub async fn clone_database(&self, template: &str, name: Option<&str>) -> Result<String> {
         naming::ensure_ours(template)?;
         let name = self.new_name(name)?;
+        self.before_create();
         let (server, user) = self.who()?;
         match &self.admin {
             AdminPool::Postgres(pool) => {
@@ -229,6 +242,7 @@ impl Server {
             .lock()
             .expect("not poisoned")
             .push(name.clone());
+        self.mark_owner(&name).await?;
         Ok(name)
     }
 
@@ -498,22 +512,6 @@ async fn admin_pool(endpoint: &Endpoint) -> Result<AdminPool> {
         ),
         Engine::Sqlite => AdminPool::None,
     })
-}
-
-fn sqlite_dir() -> Result<PathBuf> {
-    let owner = this_process();
-    let base = std::env::temp_dir();
-    for attempt in 0..100u32 {
-        let dir = base.join(format!("alembic-drill-sqlite-{}-{attempt}", owner.run_id));
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(ServerError::io("creating", dir, e)),
-        }
-    }
-    Err(ServerError::Other(
-        "cannot create a temporary folder for SQLite".into(),
-    ))
 }
 
 #[cfg(test)]

@@ -98,7 +98,9 @@ class DrillSession:
         if self._report is None:
             from alembic_drill.drill import Drill
 
-            drill = Drill(self.options.config, server=self.server)
+            drill = Drill(
+                self.options.config, server=self.server, step_timeout=self.options.step_timeout
+            )
             checks = [c for c in drill.settings.enabled_checks]
             self.config.hook.pytest_alembic_drill_modify_checks(config=self.config, checks=checks)
             seeds = dict(drill.settings.seeds)
