@@ -87,7 +87,7 @@ def test_a_step_waiting_for_a_lock_is_timed_out(project: Project, server: Server
         pytest.skip("SQLite's lock waits end at the busy timeout (see LOCKED)")
     drill_project(project)
     project.add("aaa111", None, upgrade=TABLE, downgrade=DROP)
-    irreversible = "raise NotImplementedError(\"a lock test\")"
+    irreversible = 'raise NotImplementedError("a lock test")'
     project.add("bbb222", "aaa111", upgrade=LOCKED[server.engine], downgrade=irreversible)
     project.add("ccc333", "bbb222", upgrade=TABLE, downgrade=DROP)
     report = Drill(project.ini, server=server, step_timeout=1).check()
@@ -128,6 +128,31 @@ def test_step_timeout_setting_and_flag(project: Project, tmp_path: Path) -> None
         Drill(project.ini)
     with pytest.raises(SystemExit):
         cli.main(["check", "-c", str(project.root), "--step-timeout", "-1"])
+
+
+@pytest.mark.parametrize("swallowed", [False, True])
+def test_a_signal_is_never_lost(project: Project, swallowed: bool) -> None:
+    """A signal whose KeyboardInterrupt surfaces in the progress callback (where the walk
+    used to discard errors), or is swallowed by code on the way, still stops the run."""
+    from alembic_drill._watchdog import Interrupted
+
+    drill_project(project)
+    project.linear("aaa111", "bbb222", "ccc333")
+    seen: list[str] = []
+
+    def progress(index: int, total: int, revision: str, activity: str) -> None:
+        seen.append(revision)
+        if revision == "bbb222" and activity == "upgrade":
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1)  # the handler runs here and raises
+            except KeyboardInterrupt:
+                if not swallowed:
+                    raise
+
+    with pytest.raises(Interrupted):
+        Drill(project.ini, database="sqlite").check(progress=progress)
+    assert "ccc333" not in seen, "the walk stopped at the next call"
 
 
 # -- signals sent to `alembic-drill check` -----------------------------------------------

@@ -169,8 +169,11 @@ class SignalScope:
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         with self._lock:
             self._depth -= 1
-            if self._depth > 0:
-                return
+            nested = self._depth > 0
+        if nested:
+            if self._received is not None and not self._shield and not _is_stop(exc):
+                raise stop_exception(self._received) from exc
+            return
         self._closing = True
         self._wake()
         if self._thread is not None:
@@ -185,7 +188,7 @@ class SignalScope:
                 end.close()
         self._reader = self._writer = self._thread = None
         received, self._received = self._received, None
-        if received is None or isinstance(exc, (Interrupted, Terminated)):
+        if received is None or _is_stop(exc):
             return
         # The signal's own exception was lost on the way (swallowed), or the run ended
         # with an error the stop caused (a cancelled statement): the stop wins.
@@ -403,13 +406,21 @@ class WatchedHost:
         self._host.progress(index, total, revision, activity)
 
 
-#: The process's scope: nested uses (the CLI around a Drill.check) share it.
+#: The main thread's scope: nested uses (the CLI around a Drill.check) share it.
 _SCOPE = SignalScope()
 
 
 def signals() -> SignalScope:
-    """The process's signal scope, to use with ``with``: see :class:`SignalScope`."""
-    return _SCOPE
+    """The scope to use with ``with`` (see :class:`SignalScope`): in the main thread the
+    process's, which handles the signals; in another thread one of its own, which serves
+    step timeouts only (signals are the main thread's)."""
+    if threading.current_thread() is threading.main_thread():
+        return _SCOPE
+    return SignalScope()
+
+
+def _is_stop(exc: BaseException | None) -> bool:
+    return isinstance(exc, (Interrupted, Terminated))
 
 
 def _database_name(url: str) -> str:
