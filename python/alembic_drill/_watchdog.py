@@ -419,6 +419,39 @@ def signals() -> SignalScope:
     return SignalScope()
 
 
+def program_signals(*, finished: bool) -> None:
+    """For a process that alembic-drill runs from start to end (the command line), in
+    its main thread. Before the command: SIGINT and SIGTERM raise :class:`Interrupted` /
+    :class:`Terminated` from the first moment (SIGTERM's default would kill the process
+    without cleanup and with another status). Once it has ``finished`` (everything
+    removed, output written): they end the process at once with 130 / 143, so that a
+    signal in the interpreter's teardown neither dies with a traceback nor is lost."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if not finished:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, _raise_stop)
+        return
+    # Blocked while the handlers change: a signal in between is delivered to the new one.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, _exit_now)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise stop_exception(signum)
+
+
+def _exit_now(signum: int, frame: FrameType | None) -> None:
+    os._exit(128 + signum)
+
+
 def _is_stop(exc: BaseException | None) -> bool:
     return isinstance(exc, (Interrupted, Terminated))
 

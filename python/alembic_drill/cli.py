@@ -24,25 +24,39 @@ EXIT_CANNOT_RUN = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from alembic_drill._watchdog import Terminated, program_signals
+
+    # Run as the program (not called with arguments, as tests do): signals are ours
+    # from the first moment to the last.
+    program = argv is None
+    if program:
+        program_signals(finished=False)
+    try:
+        return _main(argv)
+    except (KeyboardInterrupt, Terminated) as stop:
+        if program:  # everything is removed: a second signal ends it at once
+            program_signals(finished=True)
+        terminated = isinstance(stop, Terminated)
+        print(f"alembic-drill: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return Terminated.exit_code if terminated else 130
+    finally:
+        if program:
+            program_signals(finished=True)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
         parser.print_help(sys.stderr)
         return EXIT_CANNOT_RUN
     from alembic_drill._core import AlembicDrillError
-    from alembic_drill._watchdog import Terminated
 
     try:
         code: int = args.run(args)
     except AlembicDrillError as exc:
         print(f"alembic-drill: error: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    except KeyboardInterrupt:
-        print("alembic-drill: interrupted", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("alembic-drill: terminated", file=sys.stderr)
-        return Terminated.exit_code
     except BrokenPipeError:  # `alembic-drill graph | head`
         sys.stderr.close()
         return EXIT_OK
