@@ -5,6 +5,7 @@ signals at random points of runs leave nothing once the next run has reaped."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -19,7 +20,7 @@ import pytest
 from drill_support import checks_found, drill_project
 from servers_support import DRILL_ENGINES, engine_server, need_binaries
 
-from alembic_drill import Drill, Server
+from alembic_drill import Drill, Server, _core
 from alembic_drill.servers import list_servers
 from conftest import Project
 
@@ -362,3 +363,57 @@ def test_signals_at_random_points_leave_nothing_after_the_next_run(
     assert [s for s in list_servers() if s["owner_pid"] in pids] == []
     assert orphan_server_processes() == []
     assert set(drill_databases(pg)) <= before, outcomes
+
+
+@pytest.mark.parametrize("spec", ["sqlite", "url:postgresql", "url:mariadb"])
+def test_what_a_killed_run_left_is_listed_and_reclaimed_by_the_next_run(
+    project: Project, tmp_path: Path, spec: str, url_servers: dict[str, Server]
+) -> None:
+    """SIGKILL cannot be caught: the SQLite folder (private, with its owner mark) or the
+    drill_ databases (marked with their owner) stay, `db list` shows them as stale, and
+    the next run reclaims them."""
+    marker = tmp_path / "blocked"
+    root = blocking_project(project, engine_of(spec), marker)
+    given = url_servers.get(spec)
+    database = (given.admin_url() or "") if given else spec
+    child = start_check(root, database, "--step-timeout", "0")
+    wait_for_file(marker, child)
+    child.kill()
+    _, err = child.communicate(timeout=60)
+
+    db_list = [sys.executable, "-m", "alembic_drill.cli", "db", "list", "--json"]
+    if given:
+        db_list += ["--database", database]
+    shown = subprocess.run(
+        db_list,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    listed = json.loads(shown.stdout)
+    if given:
+        left = [d for d in listed["databases"] if d["owner_pid"] == child.pid]
+        assert left and all(d["stale"] and d["owner_alive"] is False for d in left), listed
+    else:
+        folder = sqlite_folder(err)
+        assert folder is not None and folder.is_dir()
+        assert folder.stat().st_mode & 0o777 == 0o700
+        mark = json.loads((folder / "owner.json").read_text())
+        assert mark["pid"] == child.pid and mark["host"] and mark["run_id"]
+        rows = [s for s in listed if s["id"] == str(folder)]
+        assert rows and rows[0]["kind"] == "sqlite" and rows[0]["owner_alive"] is False
+
+    # The next run (a healthy history) reclaims it.
+    drill_project(project)
+    for script in project.versions.glob("*.py"):
+        script.unlink()
+    project.linear("aaa111")
+    again = start_check(project.root, database)
+    _, err_again = again.communicate(timeout=300)
+    assert again.returncode == 0, err_again
+    if given:
+        marked = _core.list_marked_databases(given._core)
+        assert [d for d in marked if d["owner_pid"] == child.pid] == [], marked
+    else:
+        assert folder is not None and not folder.exists()

@@ -232,3 +232,7 @@ def reap_sqlite_folders() -> list[str]:
 def list_marked_databases(server: _Server) -> list[dict[str, Any]]:
     """alembic-drill's databases on a server with their owner marks: ``name``,
     ``owner_pid``, ``owner_host``, ``run_id``, ``owner_alive`` (None: unmarked), ``stale``."""
+
+def reap_stale_databases(server: _Server) -> list[str]:
+    """Drops the drill_ databases that killed runs of this host left on a server given by
+    URL; returns their names."""

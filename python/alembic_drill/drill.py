@@ -75,6 +75,8 @@ class Drill:
         # Started outside the signal scope, so that the server's own SIGTERM cleanup
         # (alembic_drill.servers) is what the scope restores when it ends.
         server = self.server
+        # What killed runs of this host left on a server given by URL goes first.
+        _core.reap_stale_databases(server._core)
         with signals() as scope:
             return self._check(server, scope, progress)
 

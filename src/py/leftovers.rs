@@ -14,6 +14,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(list_sqlite_folders, m)?)?;
     m.add_function(wrap_pyfunction!(reap_sqlite_folders, m)?)?;
     m.add_function(wrap_pyfunction!(list_marked_databases, m)?)?;
+    m.add_function(wrap_pyfunction!(reap_stale_databases, m)?)?;
     Ok(())
 }
 
@@ -69,4 +70,15 @@ fn list_marked_databases<'py>(
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// Drops the databases on a server given by URL that runs of this host left when they
+/// were killed (their owner is gone); returns their names. Not done when a server is
+/// attached, so that `db list` can still show them.
+#[pyfunction]
+fn reap_stale_databases(py: Python<'_>, server: PyRef<'_, PyServer>) -> Result<Vec<String>> {
+    let shared = server.shared();
+    Ok(wait_for(py, async move {
+        shared.lock().await.reap_stale_databases().await
+    })??)
 }

@@ -119,7 +119,7 @@ impl Server {
             Some(endpoint) => admin_pool(endpoint).await?,
             None => AdminPool::None,
         };
-        let server = Server {
+        Ok(Server {
             kind: Some(kind),
             spec: spec.clone(),
             endpoint,
@@ -128,13 +128,7 @@ impl Server {
             keep: options.keep && !matches!(spec, DatabaseSpec::Sqlite),
             created: Mutex::new(Vec::new()),
             counter: AtomicU32::new(0),
-        };
-        if matches!(server.kind, Some(Kind::External)) {
-            // What killed runs of this host left there (best effort: never a reason
-            // not to run).
-            let _ = server.reap_stale_databases().await;
-        }
-        Ok(server)
+        })
     }
 
     pub fn spec(&self) -> &DatabaseSpec {
