@@ -384,7 +384,7 @@ class WatchedHost:
                     raise
                 result = (None, None)
         if timed_out():
-            raise TimeoutError(f"the model comparison {self._timeout_text}")
+            raise _timed_out_error(f"the model comparison {self._timeout_text}")
         return result
 
     def bootstrap(self, url: str) -> None:
@@ -395,7 +395,7 @@ class WatchedHost:
                 if not timed_out():
                     raise
         if timed_out():
-            raise TimeoutError(f"the bootstrap {self._timeout_text}")
+            raise _timed_out_error(f"the bootstrap {self._timeout_text}")
 
     def release(self, url: str) -> None:
         with self._watchdog.watching(url, timed=False):
@@ -450,6 +450,14 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 
 def _exit_now(signum: int, frame: FrameType | None) -> None:
     os._exit(128 + signum)
+
+
+def _timed_out_error(text: str) -> Exception:
+    """The error that stops a run whose bootstrap or model comparison outlasted the step
+    timeout (they are no revision's step: there is no finding to make of it)."""
+    from alembic_drill._core import AlembicDrillError
+
+    return AlembicDrillError(f"{text} (step_timeout; 0 turns it off)")
 
 
 def _is_stop(exc: BaseException | None) -> bool:
