@@ -22,7 +22,9 @@ from servers_support import DRILL_ENGINES, engine_server, need_binaries
 
 from alembic_drill import Drill, Server, _core
 from alembic_drill.servers import list_servers
-from conftest import Project
+from conftest import Project, script
+
+pytest_plugins = ["pytester"]
 
 TABLE = 'op.create_table("{rev}", sa.Column("id", sa.Integer, primary_key=True))'
 DROP = 'op.drop_table("{rev}")'
@@ -406,8 +408,8 @@ def test_what_a_killed_run_left_is_listed_and_reclaimed_by_the_next_run(
 
     # The next run (a healthy history) reclaims it.
     drill_project(project)
-    for script in project.versions.glob("*.py"):
-        script.unlink()
+    for old in project.versions.glob("*.py"):
+        old.unlink()
     project.linear("aaa111")
     again = start_check(project.root, database)
     _, err_again = again.communicate(timeout=300)
@@ -417,3 +419,30 @@ def test_what_a_killed_run_left_is_listed_and_reclaimed_by_the_next_run(
         assert [d for d in marked if d["owner_pid"] == child.pid] == [], marked
     else:
         assert folder is not None and not folder.exists()
+
+
+def test_the_plugin_takes_the_step_timeout(pytester: pytest.Pytester) -> None:
+    """`alembic_drill_step_timeout` in the pytest ini (the option spells the same): the
+    hung downgrade fails its generated item with the timeout, the others pass."""
+    root = pytester.path
+    versions = root / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (root / "alembic.ini").write_text(
+        "[alembic]\nscript_location = %(here)s/migrations\npath_separator = os\n"
+        "sqlalchemy.url = sqlite:///app.db\n"
+    )
+    (root / "migrations" / "env.py").write_text(ENV_WITH_MARKER)
+    (versions / "a1.py").write_text(script("aaa111", None, upgrade=TABLE, downgrade=DROP))
+    endless = f"op.execute({ENDLESS['sqlite']!r})\n{DROP}"
+    (versions / "b2.py").write_text(script("bbb222", "aaa111", upgrade=TABLE, downgrade=endless))
+    pytester.makeini("[pytest]\nalembic_drill_step_timeout = 1\n")
+    result = pytester.runpytest_subprocess(
+        "--alembic-drill", "--alembic-drill-database=sqlite", "-v", "-p", "no:cacheprovider"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*downgrade[[]aaa111[]] PASSED*",
+            "*downgrade[[]bbb222[]] FAILED*",
+            "*error[[]downgrade-failed[]] bbb222: *timed out after 1 s*",
+        ]
+    )
