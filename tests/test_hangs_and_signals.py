@@ -153,8 +153,8 @@ def test_a_signal_is_never_lost(project: Project, swallowed: bool) -> None:
                 if not swallowed:
                     raise
 
-    with pytest.raises(Interrupted):
-        Drill(project.ini, database="sqlite").check(progress=progress)
+    with Drill(project.ini, database="sqlite") as drill, pytest.raises(Interrupted):
+        drill.check(progress=progress)
     assert "ccc333" not in seen, "the walk stopped at the next call"
 
 
