@@ -317,3 +317,28 @@ def run_drill(history: History, server: _Server, host: Host, options: DrillOptio
 
     Raises DrillOptionsError for bad options, a ServerError when the server fails, a
     DrillError subclass when the walk cannot go on."""
+
+class _Canceller:
+    """Cancels the statements running on a server's drill databases (PostgreSQL
+    ``pg_cancel_backend``, MySQL/MariaDB ``KILL QUERY``; nothing for SQLite), on a
+    connection of its own and without the server's lock: for the watchdog thread
+    (alembic_drill._watchdog)."""
+
+    def __init__(self, server: _Server) -> None: ...
+    def cancel(self, databases: list[str], timeout: float = 2.0) -> int:
+        """Cancels every statement running on ``databases`` (alembic-drill's names only);
+        returns how many. Callable from any thread; waits without the GIL."""
+
+def list_sqlite_folders() -> list[dict[str, Any]]:
+    """The SQLite folders on this machine, as rows shaped like ``list_servers()``'s."""
+
+def reap_sqlite_folders() -> list[str]:
+    """Removes the SQLite folders whose owner is gone; returns them."""
+
+def list_marked_databases(server: _Server) -> list[dict[str, Any]]:
+    """alembic-drill's databases on a server with their owner marks: ``name``,
+    ``owner_pid``, ``owner_host``, ``run_id``, ``owner_alive`` (None: unmarked), ``stale``."""
+
+def reap_stale_databases(server: _Server) -> list[str]:
+    """Drops the drill_ databases that killed runs of this host left on a server given by
+    URL; returns their names."""

@@ -1,7 +1,8 @@
 """The ``alembic-drill`` command line.
 
 Exit codes for every command: 0 no error findings, 1 error findings, 2 the command could
-not run (bad path, not an Alembic project, ...), with a one-line reason on stderr.
+not run (bad path, not an Alembic project, ...), with a one-line reason on stderr; 130
+stopped by SIGINT (Ctrl-C), 143 stopped by SIGTERM, after removing what the run made.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from alembic_drill._format import format_finding, plural
 
 if TYPE_CHECKING:
     from alembic_drill._core import History
+    from alembic_drill._watchdog import SignalScope
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -25,6 +27,27 @@ EXIT_CANNOT_RUN = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from alembic_drill._watchdog import Terminated, program_signals
+
+    # Run as the program (not called with arguments, as tests do): signals are ours
+    # from the first moment to the last.
+    program = argv is None
+    if program:
+        program_signals(finished=False)
+    try:
+        return _main(argv)
+    except (KeyboardInterrupt, Terminated) as stop:
+        if program:  # everything is removed: a second signal ends it at once
+            program_signals(finished=True)
+        terminated = isinstance(stop, Terminated)
+        print(f"alembic-drill: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return Terminated.exit_code if terminated else 130
+    finally:
+        if program:
+            program_signals(finished=True)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
@@ -37,9 +60,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AlembicDrillError as exc:
         print(f"alembic-drill: error: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    except KeyboardInterrupt:
-        print("alembic-drill: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # `alembic-drill graph | head`
         sys.stderr.close()
         return EXIT_OK
@@ -106,6 +126,14 @@ def _parser() -> argparse.ArgumentParser:
         "--json", metavar="FILE", default=None, help="write the report as JSON ('-': stdout)"
     )
     check.add_argument("--junit", metavar="FILE", default=None, help="write JUnit XML")
+    check.add_argument(
+        "--step-timeout",
+        metavar="SECONDS",
+        type=_seconds,
+        default=None,
+        help="cancel a step (on the server) that runs longer, and report it as that "
+        "step's failure (default: the setting, else 300; 0: no limit)",
+    )
     check.set_defaults(run=_run_check)
 
     db = commands.add_parser(
@@ -131,6 +159,12 @@ def _parser() -> argparse.ArgumentParser:
     stop.set_defaults(run=_run_db_stop)
     listing = db_commands.add_parser("list", help="list the servers alembic-drill owns")
     listing.add_argument("--json", action="store_true", help="print the list as JSON")
+    listing.add_argument(
+        "--database",
+        metavar="URL",
+        default=None,
+        help="also list alembic-drill's drill_ databases on this server and their owners",
+    )
     listing.set_defaults(run=_run_db_list)
     return parser
 
@@ -193,7 +227,24 @@ def _run_graph(args: argparse.Namespace) -> int:
     return EXIT_OK if history.ok else EXIT_FINDINGS
 
 
+def _seconds(text: str) -> float:
+    from alembic_drill.settings import step_timeout
+
+    try:
+        return step_timeout(text, "--step-timeout")
+    except Exception as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--step-timeout: ")) from None
+
+
 def _run_check(args: argparse.Namespace) -> int:
+    from alembic_drill._watchdog import signals
+
+    # SIGINT and SIGTERM stop the run from its first moment, and never its cleanup.
+    with signals() as scope:
+        return _check(args, scope)
+
+
+def _check(args: argparse.Namespace, scope: SignalScope) -> int:
     from alembic_drill._core import ConfigError
     from alembic_drill.drill import Drill
     from alembic_drill.progress import Progress
@@ -205,6 +256,7 @@ def _run_check(args: argparse.Namespace) -> int:
         args.database,
         checks=args.checks.split(",") if args.checks else None,
         skip=args.skip.split(",") if args.skip else None,
+        step_timeout=args.step_timeout,
     )
     json_to_stdout = args.json == "-"
     for flag, path in (("--json", None if json_to_stdout else args.json), ("--junit", args.junit)):
@@ -218,8 +270,9 @@ def _run_check(args: argparse.Namespace) -> int:
             progress.note(drill.server.reason)
         report = drill.check(progress=progress.update)
     finally:
-        progress.done()
-        drill.close()
+        with scope.shielded():
+            progress.done()
+            drill.close()
     if args.json and not json_to_stdout:
         _write_atomically(Path(args.json), report.to_json(indent=2) + "\n")
     if args.junit:
@@ -268,15 +321,36 @@ def _run_db_list(args: argparse.Namespace) -> int:
     from alembic_drill.servers import list_servers
 
     servers = list_servers()
+    databases = _marked_databases(args.database) if args.database else None
     if args.json:
-        print(json.dumps(servers, indent=2))
+        listing = servers if databases is None else {"servers": servers, "databases": databases}
+        print(json.dumps(listing, indent=2))
         return EXIT_OK
     if not servers:
         print("alembic-drill owns no server on this machine")
     for row in servers:
         kept = "kept" if row["kept"] else ("running" if row["owner_alive"] else "stale")
         print(f"{row['kind']:6} {kept:7} {row['spec']:32} {row['url'] or '-'}  {row['id']}")
+    for db in databases or ():
+        if db["owner_pid"] is None:
+            owner = "owner unknown"
+        else:
+            state = "running" if db["owner_alive"] else "stale"
+            owner = f"{state:7} pid {db['owner_pid']} on {db['owner_host']}"
+        print(f"database {db['name']}  {owner}")
     return EXIT_OK
+
+
+def _marked_databases(spec: str) -> list[dict[str, object]]:
+    """The drill_ databases of a server given by URL, with their owner marks."""
+    from alembic_drill import _core
+    from alembic_drill.servers import Server
+
+    server = Server(spec)
+    try:
+        return _core.list_marked_databases(server._core)
+    finally:
+        server.stop()
 
 
 def _write_private(path: str, text: str) -> None:

@@ -13,11 +13,15 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from alembic_drill import _core
 from alembic_drill._checks import CheckPlan
 from alembic_drill.servers import Server
 from alembic_drill.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from alembic_drill._watchdog import SignalScope
 
 #: progress(index, total, revision, activity)
 ProgressCallback = Callable[[int, int, str, str], None]
@@ -41,6 +45,7 @@ class Drill:
         bootstrap: str | None = None,
         oldest_downgrade: str | None = None,
         server: Server | None = None,
+        step_timeout: float | None = None,
     ) -> None:
         path = _project_path(config)
         settings = load_settings(path).override(
@@ -50,6 +55,7 @@ class Drill:
             url_env=url_env,
             bootstrap=bootstrap,
             oldest_downgrade=oldest_downgrade,
+            step_timeout=step_timeout,
         )
         self._adopt(path, settings, settings.check_plan, server)
 
@@ -104,23 +110,51 @@ class Drill:
         return self._history
 
     def check(self, *, progress: ProgressCallback | None = None) -> _core.DrillReport:
-        """Runs the static checks and every enabled drill check; returns the report."""
+        """Runs the static checks and every enabled drill check; returns the report.
+
+        Each step gets ``step_timeout`` seconds; SIGINT and SIGTERM stop the run at any
+        moment (see ``alembic_drill._watchdog``)."""
+        from alembic_drill._watchdog import signals
+
+        self.preflight()  # bad input is found before any database starts
+        # Started outside the signal scope, so that the server's own SIGTERM cleanup
+        # (alembic_drill.servers) is what the scope restores when it ends.
+        server = self.server
+        # What killed runs of this host left on a server given by URL goes first.
+        _core.reap_stale_databases(server._core)
+        with signals() as scope:
+            return self._check(server, scope, progress)
+
+    def _check(
+        self, server: Server, scope: SignalScope, progress: ProgressCallback | None
+    ) -> _core.DrillReport:
         from alembic_drill._steps import DrillHost, StepRunner
+        from alembic_drill._watchdog import Watchdog, WatchedHost
 
         history = self.preflight()
         runner = StepRunner(
             self.config, url_env=self.settings.url_env, env_runner=self.settings.env_runner
         )
-        host = DrillHost(runner, bootstrap=self.settings.bootstrap, progress=progress)
+        watchdog = Watchdog(
+            scope,
+            engine=server.engine,
+            cancel=_core._Canceller(server._core).cancel,
+            step_timeout=self.settings.step_timeout,
+        )
+        host = WatchedHost(
+            DrillHost(runner, bootstrap=self.settings.bootstrap, progress=progress), watchdog
+        )
         options = self.plan.core_options()
         options["skip_revisions"] = dict(self.settings.skip_revisions)
         options["oldest_downgrade"] = self.settings.oldest_downgrade
         options["seeds"] = self.settings.seeds
         options["bootstrap"] = bool(self.settings.bootstrap)
         try:
-            return _core.run_drill(history, self.server._core, host, options)
+            with watchdog:
+                return _core.run_drill(history, server._core, host, options)
         finally:
-            runner.close()
+            with scope.shielded():
+                runner.close()
 
     def _prepare(self) -> None:
         """Runs the ``prepare`` setting once, before the scripts load."""

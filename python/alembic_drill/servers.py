@@ -161,8 +161,9 @@ class Server:
 
 
 def list_servers() -> list[dict[str, Any]]:
-    """Servers alembic-drill owns on this machine (containers and local), passwords masked."""
-    return _core.list_servers()
+    """Servers alembic-drill owns on this machine (containers, local servers and SQLite
+    folders), passwords masked."""
+    return [*_core.list_servers(), *_core.list_sqlite_folders()]
 
 
 def stop_kept_servers(spec: str | None = None) -> list[str]:
@@ -171,8 +172,8 @@ def stop_kept_servers(spec: str | None = None) -> list[str]:
 
 
 def reap_stale_servers() -> list[str]:
-    """Removes servers left behind by runs that were killed."""
-    return _core.reap_stale_servers()
+    """Removes servers (and SQLite folders) left behind by runs that were killed."""
+    return [*_core.reap_stale_servers(), *_core.reap_sqlite_folders()]
 
 
 def _project_url(config: str | os.PathLike[str] | None) -> str | None:

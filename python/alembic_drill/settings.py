@@ -15,6 +15,7 @@ bootstrap = "myapp.db:create_base_tables" # callable(connection), or a .sql file
                                           # from this file's folder), run on each fresh
                                           # database before the walk
 oldest_downgrade = "1a2b3c4d5e6f"         # downgrades at or below it are not required
+step_timeout = 300                        # seconds a step may take (0: no limit)
 
 [tool.alembic-drill.skip_revisions]        # revision = reason
 "3c4d5e6f7081" = "data fix, runs once by hand"
@@ -55,6 +56,8 @@ class Settings:
     oldest_downgrade: str | None = None
     skip_revisions: dict[str, str] = field(default_factory=dict)
     seeds: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    #: Seconds one Alembic step may take before it is cancelled on the server (0: none).
+    step_timeout: float = 300.0
     #: Where the settings came from (None: defaults only).
     source: str | None = None
 
@@ -145,7 +148,21 @@ def _parse(table: Any, path: Path) -> Settings:
         values["skip_revisions"] = dict(skips)
     if "seeds" in table:
         values["seeds"] = _seeds(table["seeds"], where)
+    if "step_timeout" in table:
+        values["step_timeout"] = step_timeout(table["step_timeout"], where)
     return Settings(**values)
+
+
+def step_timeout(value: Any, where: str) -> float:
+    """A step timeout in seconds: a number >= 0 (0: no limit)."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ConfigError(f"{where}: step_timeout must be a number of seconds >= 0 (0: none)")
+    return float(value)
 
 
 def _seeds(value: Any, where: str) -> dict[str, dict[str, list[dict[str, Any]]]]:

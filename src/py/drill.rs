@@ -34,9 +34,16 @@ fn run_drill(
     options: Bound<'_, PyAny>,
 ) -> Result<DrillReport> {
     let options: DrillOptions = pythonize::depythonize(&options).map_err(InvalidOptions)?;
-    let mut py_host = PyHost { py, host };
+    let mut py_host = PyHost {
+        py,
+        host,
+        interrupted: None,
+    };
     // A Python exception the host raised travels inside the error as its source.
     let report = drill::run_drill(history.core(), server.shared(), &mut py_host, &options)?;
+    if let Some(interrupted) = py_host.interrupted.take() {
+        return Err(interrupted.into());
+    }
     Ok(DrillReport(report))
 }
 
@@ -44,6 +51,9 @@ fn run_drill(
 struct PyHost<'py> {
     py: Python<'py>,
     host: Bound<'py, PyAny>,
+    /// A KeyboardInterrupt or SystemExit raised inside `progress` (which returns nothing):
+    /// raised by the next call, or when the walk returns.
+    interrupted: Option<PyErr>,
 }
 
 /// What the host's `step()` returns (`StepOutcome` in `_core.pyi`).
@@ -82,6 +92,9 @@ impl Host for PyHost<'_> {
         revision: &str,
         capture: bool,
     ) -> Result<StepOutcome, HostError> {
+        if let Some(interrupted) = self.interrupted.take() {
+            return Err(HostError::caused_by(interrupted));
+        }
         let result = self
             .host
             .call_method1("step", (url, direction.as_str(), revision, capture))
@@ -136,8 +149,11 @@ impl Host for PyHost<'_> {
     }
 
     fn progress(&mut self, progress: Progress) {
-        // Progress is best effort: a broken callback must not stop the drill.
-        let _ = self.host.call_method1(
+        // Progress is best effort: a broken callback must not stop the drill. But a
+        // KeyboardInterrupt or SystemExit raised while it ran (a signal's handler runs at
+        // any bytecode) is kept and re-raised when the walk returns: swallowing it here
+        // lost the signal.
+        let called = self.host.call_method1(
             "progress",
             (
                 progress.index,
@@ -146,6 +162,11 @@ impl Host for PyHost<'_> {
                 progress.activity,
             ),
         );
+        if let Err(error) = called
+            && !error.is_instance_of::<pyo3::exceptions::PyException>(self.py)
+        {
+            self.interrupted.get_or_insert(error);
+        }
     }
 }
 

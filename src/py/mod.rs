@@ -4,8 +4,10 @@ mod checks;
 mod drill;
 mod errors;
 mod history;
+mod leftovers;
 mod server;
 mod wait;
+mod watchdog;
 
 use pyo3::prelude::*;
 
@@ -17,5 +19,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     server::register(m)?;
     drill::register(m)?;
     checks::register(m)?;
+    watchdog::register(m)?;
+    leftovers::register(m)?;
     Ok(())
 }

@@ -20,6 +20,8 @@ use super::ready::{is_auth_error, try_login};
 use super::spec::{DatabaseSpec, Flavour};
 use crate::engine::{self, Engine, redact_url};
 
+mod owners;
+
 /// How to start a server.
 #[derive(Debug, Clone)]
 pub struct StartOptions {
@@ -108,7 +110,9 @@ impl Server {
                 (Kind::External, Some(endpoint))
             }
             DatabaseSpec::Sqlite => {
-                let dir = sqlite_dir()?;
+                // What killed runs left goes first (their owner is gone).
+                super::sqlite_folders::reap_stale();
+                let dir = super::sqlite_folders::create()?;
                 (Kind::Sqlite { dir }, None)
             }
         };
@@ -196,6 +200,7 @@ impl Server {
     /// Creates an empty database and returns its name (`drill_...`).
     pub async fn create_database(&self, name: Option<&str>) -> Result<String> {
         let name = self.new_name(name)?;
+        self.before_create();
         let (server, user) = self.who()?;
         match &self.admin {
             AdminPool::Postgres(pool) => postgres::create(pool, &server, &user, &name).await?,
@@ -206,6 +211,7 @@ impl Server {
             .lock()
             .expect("not poisoned")
             .push(name.clone());
+        self.mark_owner(&name).await?;
         Ok(name)
     }
 
@@ -214,6 +220,7 @@ impl Server {
     pub async fn clone_database(&self, template: &str, name: Option<&str>) -> Result<String> {
         naming::ensure_ours(template)?;
         let name = self.new_name(name)?;
+        self.before_create();
         let (server, user) = self.who()?;
         match &self.admin {
             AdminPool::Postgres(pool) => {
@@ -230,6 +237,7 @@ impl Server {
             .lock()
             .expect("not poisoned")
             .push(name.clone());
+        self.mark_owner(&name).await?;
         Ok(name)
     }
 
@@ -495,22 +503,6 @@ async fn admin_pool(endpoint: &Endpoint) -> Result<AdminPool> {
         ),
         Engine::Sqlite => AdminPool::None,
     })
-}
-
-fn sqlite_dir() -> Result<PathBuf> {
-    let owner = this_process();
-    let base = std::env::temp_dir();
-    for attempt in 0..100u32 {
-        let dir = base.join(format!("alembic-drill-sqlite-{}-{attempt}", owner.run_id));
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(ServerError::io("creating", dir, e)),
-        }
-    }
-    Err(ServerError::Other(
-        "cannot create a temporary folder for SQLite".into(),
-    ))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ INI_ENABLED = "alembic_drill"
 INI_CONFIG = "alembic_drill_config"
 INI_DATABASE = "alembic_drill_database"
 INI_KEEP = "alembic_drill_keep_server"
+INI_STEP_TIMEOUT = "alembic_drill_step_timeout"
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -45,6 +46,15 @@ def add_options(parser: pytest.Parser) -> None:
         help="reuse a kept server (alembic-drill db start) and leave it running, with its "
         "migrated templates, for the next run",
     )
+    group.addoption(
+        "--alembic-drill-step-timeout",
+        default=None,
+        dest="alembic_drill_step_timeout",
+        metavar="SECONDS",
+        help="cancel a migration step that runs longer, as that step's failure (default: "
+        "the step_timeout setting, else 300; 0: no limit)",
+    )
+    parser.addini(INI_STEP_TIMEOUT, "seconds a migration step may take (0: no limit)")
     parser.addini(INI_KEEP, "reuse and keep the server between runs", type="bool", default=False)
     parser.addini(
         INI_ENABLED, "add alembic-drill's checks as test items", type="bool", default=False
@@ -61,6 +71,8 @@ class PluginOptions:
     database: str | None
     #: Reuse a kept server and leave it (and its templates) running.
     keep_server: bool
+    #: None: the [tool.alembic-drill] setting or 300 s.
+    step_timeout: float | None = None
 
 
 def resolve(config: pytest.Config) -> PluginOptions:
@@ -77,7 +89,18 @@ def resolve(config: pytest.Config) -> PluginOptions:
     keep = config.getoption("alembic_drill_keep_server")
     if keep is None:
         keep = bool(config.getini(INI_KEEP))
-    return PluginOptions(bool(enabled), project, database or None, bool(keep))
+    timeout = config.getoption("alembic_drill_step_timeout") or config.getini(INI_STEP_TIMEOUT)
+    step_timeout = None
+    if timeout:
+        from alembic_drill._core import ConfigError
+        from alembic_drill.settings import step_timeout as parse_seconds
+
+        where = "--alembic-drill-step-timeout / alembic_drill_step_timeout"
+        try:
+            step_timeout = parse_seconds(timeout, where)
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return PluginOptions(bool(enabled), project, database or None, bool(keep), step_timeout)
 
 
 def _check_project(project: Path) -> None:

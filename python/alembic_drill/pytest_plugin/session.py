@@ -191,7 +191,16 @@ class DrillSession:
             self._prepare()
             drill = Drill.from_settings(
                 # Prepared once for the session already (before the items' history).
-                replace(self.settings, seeds=seeds, prepare=None),
+                replace(
+                    self.settings,
+                    seeds=seeds,
+                    prepare=None,
+                    step_timeout=(
+                        self.options.step_timeout
+                        if self.options.step_timeout is not None
+                        else self.settings.step_timeout
+                    ),
+                ),
                 self.options.config,
                 plan=self.check_plan(),
                 server=self.server,

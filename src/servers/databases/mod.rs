@@ -3,6 +3,7 @@
 //! underscores, so quoting them is safe.
 
 pub mod mysql;
+pub mod owners;
 pub mod postgres;
 pub mod sqlite;
 

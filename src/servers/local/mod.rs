@@ -16,7 +16,7 @@
 
 mod mysql;
 mod postgres;
-mod process;
+pub(crate) mod process;
 mod state;
 #[cfg(test)]
 mod tests;

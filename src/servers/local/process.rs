@@ -247,7 +247,7 @@ fn have_proc() -> bool {
 
 /// True while the process exists and is not a zombie (a server we killed stays a zombie
 /// until its parent, maybe this process, collects it).
-pub(super) fn running(pid: u32) -> bool {
+pub(crate) fn running(pid: u32) -> bool {
     if !process_alive(pid) {
         return false;
     }
@@ -260,7 +260,7 @@ pub(super) fn running(pid: u32) -> bool {
 
 /// When the process started (None where /proc is not there): with the pid, tells a live
 /// owner from a new process that got a dead owner's pid.
-pub(super) fn start_time(pid: u32) -> Option<u64> {
+pub(crate) fn start_time(pid: u32) -> Option<u64> {
     proc_stat(pid).map(|(_, start)| start)
 }
 
