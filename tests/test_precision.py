@@ -339,3 +339,49 @@ def test_an_upgrade_that_does_nothing_on_purpose_is_info(project: Project) -> No
     )
     history = load_history(project.ini)
     assert [(f.check, f.severity) for f in history.findings] == [("stub-upgrade", "info")]
+
+
+# -- SQLite: what it stores the same, and the values its functions refuse ------------------
+
+
+def test_a_default_spelled_another_way_is_no_trace(project: Project, server: Server) -> None:
+    """The downgrade re-adds a column with server_default '-1' where it was -1: every
+    engine stores the same value (Airflow's corpus, SQLite)."""
+    base(
+        project,
+        'op.create_table("notes", sa.Column("id", sa.Integer, primary_key=True), '
+        'sa.Column("map_index", sa.Integer, server_default=sa.text("-1")))',
+        'op.drop_table("notes")',
+    )
+    project.add(
+        "bbb222",
+        "aaa111",
+        upgrade="with op.batch_alter_table('notes') as b:\n    b.drop_column('map_index')",
+        downgrade="with op.batch_alter_table('notes') as b:\n"
+        "    b.add_column(sa.Column('map_index', sa.Integer, server_default='-1'))",
+    )
+    assert findings(project, server) == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "cast"),
+    [("sqlite", "json(payload)"), ("local:postgresql", "CAST(payload AS JSON)")],
+    ids=["sqlite", "postgresql"],
+)
+def test_a_json_function_refusing_synthetic_text_is_a_warning(
+    project: Project, spec: str, cast: str
+) -> None:
+    base(
+        project,
+        'op.create_table("events", sa.Column("id", sa.Integer, primary_key=True), '
+        'sa.Column("payload", sa.Text), sa.Column("doc", sa.Text))',
+        'op.drop_table("events")',
+    )
+    project.add(
+        "bbb222",
+        "aaa111",
+        upgrade=f'op.execute("UPDATE events SET doc = {cast}")',
+        downgrade="pass",
+    )
+    with engine_server(spec) as started:
+        assert findings(project, started) == [("warning", "data-dependent-failure", "bbb222")]

@@ -40,10 +40,23 @@ def kind(exc: BaseException) -> ErrorKind:
             continue
         if "IntegrityError" in names or _null_into_not_null(error, statement):
             return "constraint"
-        if "DataError" in names:
+        if "DataError" in names or _sqlite_refused_value(error):
             return "value"
         return "database"
     return "code"
+
+
+#: What SQLite says (as an OperationalError, having no DataError) when a function refuses
+#: a value: the same failures PostgreSQL and MySQL raise as data errors.
+_SQLITE_VALUE_ERRORS = ("malformed json", "json cannot hold blob", "datatype mismatch")
+
+
+def _sqlite_refused_value(error: BaseException) -> bool:
+    orig = getattr(error, "orig", error)
+    if type(orig).__module__.split(".")[0] not in ("sqlite3", "_sqlite3"):
+        return False
+    text = str(orig).lower()
+    return any(pattern in text for pattern in _SQLITE_VALUE_ERRORS)
 
 
 #: MySQL/MariaDB errors that PyMySQL and mysqlclient raise as DataError but that mean a

@@ -465,10 +465,17 @@ impl<H: Host> Walk<'_, H> {
                     .error_kind
                     .is_none_or(ErrorKind::certain_on_synthetic_rows);
                 if certain {
+                    // The advice fits a constraint over the rows; any other failure is told
+                    // as it is.
+                    let advice = if up.error_kind == Some(ErrorKind::Constraint) {
+                        "give new NOT NULL columns a server_default (or backfill before \
+                         setting NOT NULL), and make data changes tolerate existing rows"
+                    } else {
+                        "make the revision tolerate the rows a database already holds"
+                    };
                     self.finding(Check::DataDependentFailure, meta, meta.upgrade.line, format!(
-                        "upgrading to {rev} works on empty tables but fails when they hold rows: {error}; \
-                         give new NOT NULL columns a server_default (or backfill before setting NOT \
-                         NULL), and make data changes tolerate existing rows"
+                        "upgrading to {rev} works on empty tables but fails when they hold rows: \
+                         {error}; {advice}"
                     ));
                 } else {
                     // The script's code or a value check refused alembic-drill's synthetic

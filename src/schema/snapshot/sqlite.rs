@@ -134,9 +134,11 @@ pub async fn snapshot_sqlite(
         table.columns.insert(
             name,
             Column {
-                data_type: collapse_ws(&data_type.unwrap_or_default()).to_ascii_lowercase(),
+                data_type: same_storage_type(
+                    &collapse_ws(&data_type.unwrap_or_default()).to_ascii_lowercase(),
+                ),
                 nullable: not_null == 0,
-                default: default.map(|d| collapse_ws(&d)),
+                default: default.map(|d| stored_default(&collapse_ws(&d))),
                 extra,
                 ordinal: u32::try_from(cid + 1).unwrap_or(0),
             },
@@ -274,4 +276,60 @@ pub async fn snapshot_sqlite(
     }
 
     Ok(snapshot)
+}
+
+/// A column default as SQLite stores the value: `'-1'` and `-1` give the same integer in
+/// a column of numeric affinity, `false`/`true` are 0 and 1. Two spellings of one stored
+/// value are not a difference a downgrade left behind.
+fn stored_default(default: &str) -> String {
+    let unquoted = default
+        .strip_prefix('\'')
+        .and_then(|d| d.strip_suffix('\''))
+        .filter(|d| !d.contains('\''));
+    let bare = unquoted.unwrap_or(default);
+    match bare.to_ascii_lowercase().as_str() {
+        "false" => return "0".to_owned(),
+        "true" => return "1".to_owned(),
+        _ => {}
+    }
+    if bare.parse::<i64>().is_ok() || bare.parse::<f64>().is_ok_and(f64::is_finite) {
+        bare.to_owned()
+    } else {
+        default.to_owned()
+    }
+}
+
+/// A declared type, with the spellings SQLite stores identically made one: `timestamp`
+/// and `datetime` (both numeric affinity, neither with a time zone on SQLite).
+fn same_storage_type(declared: &str) -> String {
+    match declared {
+        "timestamp" => "datetime".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod normalising_tests {
+    use super::{same_storage_type, stored_default};
+
+    #[test]
+    fn spellings_of_one_stored_default_compare_equal() {
+        assert_eq!(stored_default("'-1'"), stored_default("-1"));
+        assert_eq!(stored_default("false"), stored_default("'0'"));
+        assert_eq!(stored_default("TRUE"), "1");
+        assert_eq!(stored_default("'1.5'"), "1.5");
+        // Text stays text, and a quoted word is not a number.
+        assert_eq!(stored_default("'abc'"), "'abc'");
+        assert_eq!(stored_default("'it''s'"), "'it''s'");
+        assert_eq!(stored_default("CURRENT_TIMESTAMP"), "CURRENT_TIMESTAMP");
+    }
+
+    #[test]
+    fn timestamp_and_datetime_are_one_type() {
+        assert_eq!(
+            same_storage_type("timestamp"),
+            same_storage_type("datetime")
+        );
+        assert_eq!(same_storage_type("varchar(20)"), "varchar(20)");
+    }
 }
