@@ -4,6 +4,7 @@ database is untouched (no table, no file, no session, not one accepted connectio
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import socket
 import sqlite3
@@ -18,6 +19,7 @@ import pymysql
 import pytest
 from drill_support import drill_project
 from servers_support import need_binaries, switch_is_on
+from sqlalchemy.engine import make_url
 
 from alembic_drill import Drill, Server
 from alembic_drill._guard import ForeignDatabaseError
@@ -398,3 +400,20 @@ def test_another_mariadb_database_on_the_same_server_is_untouched(
         )
         assert cursor.fetchone() == (1,)  # this connection only
     mariadb.drop_database(other)
+
+
+def test_every_installed_driver_is_patched() -> None:
+    """A driver release that moved its connect funnel must fail here, not leave a gap."""
+    from alembic_drill import _guard
+
+    modules = (
+        "psycopg2", "psycopg", "asyncpg", "pg8000.dbapi", "pymysql", "MySQLdb.connections",
+        "mysql.connector", "aiomysql", "asyncmy",
+    )  # fmt: skip
+    installed = [m for m in modules if importlib.util.find_spec(m.split(".")[0]) is not None]
+    if switch_is_on("ALEMBIC_DRILL_REQUIRE_DRIVERS"):
+        assert installed == list(modules)
+    with _guard.ConnectionGuard(make_url("sqlite:///:memory:"), hint=""):
+        for module in installed:
+            importlib.import_module(module)
+    assert _guard.UNGUARDED == []
