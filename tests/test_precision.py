@@ -10,7 +10,7 @@ import pytest
 from drill_support import drill_project
 from servers_support import DRILL_ENGINES, engine_server
 
-from alembic_drill import Drill, Server, load_history
+from alembic_drill import Drill, DrillReport, Server, load_history
 from conftest import Project
 
 
@@ -21,16 +21,22 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
 
 
 def findings(project: Project, server: Server) -> list[tuple[str, str, str | None]]:
-    report = Drill(project.ini, server=server, skip=["model-drift", "stub-downgrade"]).check()
+    return found(check(project, server))
+
+
+def check(project: Project, server: Server) -> DrillReport:
+    return Drill(project.ini, server=server, skip=["model-drift", "stub-downgrade"]).check()
+
+
+def found(report: DrillReport) -> list[tuple[str, str, str | None]]:
     return sorted((f.severity, f.check, f.revision) for f in report.findings)
 
 
-def skip_reason(project: Project, server: Server, check: str, revision: str) -> str | None:
-    report = Drill(project.ini, server=server, skip=["model-drift", "stub-downgrade"]).check()
+def skip_reason(report: DrillReport, check_id: str, revision: str) -> str | None:
     for run in report.to_dict()["checks"]:
-        if run["check"] == check and run["revision"] == revision:
+        if run["check"] == check_id and run["revision"] == revision:
             return run["skipped"]  # type: ignore[no-any-return]
-    raise AssertionError(f"{check} {revision} not in the report")
+    raise AssertionError(f"{check_id} {revision} not in the report")
 
 
 USERS = (
@@ -140,8 +146,9 @@ def test_copy_then_drop_in_one_revision_is_skipped_with_the_reason(
         "    b.drop_column('full_name')"
     )
     project.add("bbb222", "aaa111", upgrade=copy_then_drop, downgrade=undo)
-    assert findings(project, server) == []
-    reason = skip_reason(project, server, "not-idempotent", "bbb222")
+    report = check(project, server)
+    assert found(report) == []
+    reason = skip_reason(report, "not-idempotent", "bbb222")
     assert reason is not None and "data part cannot run again on its own" in reason
 
 
@@ -157,8 +164,9 @@ def test_schema_change_then_converging_backfill_is_checked_and_clean(
     )
     undo = "with op.batch_alter_table('users') as b:\n    b.drop_column('active')"
     project.add("bbb222", "aaa111", upgrade=add_and_fill, downgrade=undo)
-    assert findings(project, server) == []
-    assert skip_reason(project, server, "not-idempotent", "bbb222") is None
+    report = check(project, server)
+    assert found(report) == []
+    assert skip_reason(report, "not-idempotent", "bbb222") is None
 
 
 # -- data-dependent-failure: what synthetic rows can and cannot prove -----------------------

@@ -55,9 +55,7 @@ def installed(drivername: str) -> bool:
     (``postgresql+psycopg2``, ``sqlite``, ...)."""
     try:
         make_url(f"{drivername}://").get_dialect().import_dbapi()
-    except ImportError:
-        return False
-    except Exception:  # an unknown dialect name
+    except Exception:  # ImportError, or a dialect name SQLAlchemy does not know
         return False
     return True
 

@@ -71,7 +71,9 @@ class StepResult:
     error_kind: ErrorKind | None = None
     #: INSERT/UPDATE/DELETE statements the step ran (with parameters), when captured.
     statements: list[tuple[str, Any]] = field(default_factory=list)
-    #: Whether the step also changed the schema (when captured).
+    #: Statements that changed the schema (when captured), and whether any of them was
+    #: the migration's own rather than Alembic's version table.
+    schema_statements: list[str] = field(default_factory=list)
     schema_changed: bool = False
     #: New database connections the step opened (0 when it reused kept ones: see
     #: alembic_drill._engines).
@@ -172,6 +174,9 @@ class StepRunner:
         try:
             self._run_env(url, steps, destination=revision, result=result, capture=capture)
             result.ok = True
+            result.schema_changed = any(
+                _table_of(sql) != result.version_table.lower() for sql in result.schema_statements
+            )
             result.statements = [
                 (sql, params)
                 for sql, params in result.statements
@@ -181,11 +186,7 @@ class StepRunner:
             raise
         except Exception as exc:
             if not asked:
-                # Alembic never asked for the step: env.py (or what it needs, a driver,
-                # the application's settings) failed, not the revision's code or SQL.
-                raise EnvPyError(
-                    f"env.py failed before Alembic ran any migration: {_describe(exc)}"
-                ) from exc
+                raise _env_failure(exc) from exc
             result.error = _describe(exc)
             result.error_type = type(exc).__name__
             result.error_kind = _error_kind(exc)
@@ -270,9 +271,7 @@ class StepRunner:
             raise
         except Exception as exc:
             if not asked:
-                raise EnvPyError(
-                    f"env.py failed before Alembic ran any migration: {_describe(exc)}"
-                ) from exc
+                raise _env_failure(exc) from exc
             if schema_changed:
                 return None, (
                     f"{revision}'s upgrade changes the schema and migrates data, and its "
@@ -336,7 +335,7 @@ class StepRunner:
                 self.config.__dict__["attributes"] = previous
             if result is not None:
                 result.statements = captured.statements
-                result.schema_changed = captured.schema_changed
+                result.schema_statements = captured.schema_statements
                 result.connections_opened = connections[0]
 
     def guard(self, target: URL) -> contextlib.AbstractContextManager[Any]:
@@ -387,14 +386,14 @@ class StepRunner:
 
 
 class _Capture:
-    """Records the data statements (INSERT/UPDATE/DELETE) SQLAlchemy sends while a step
-    runs, and whether it changed the schema: the idempotency check reruns upgrades that
-    migrated data."""
+    """Records the data statements (INSERT/UPDATE/DELETE) and the schema statements
+    SQLAlchemy sends while a step runs: the idempotency check reruns upgrades that
+    migrated data, leaving out their schema operations if they had any."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.statements: list[tuple[str, Any]] = []
-        self.schema_changed = False
+        self.schema_statements: list[str] = []
 
     def __enter__(self) -> _Capture:
         if self.enabled:
@@ -414,8 +413,8 @@ class _Capture:
         context: Any,
         executemany: bool,
     ) -> None:
-        if _rerun.SCHEMA_STATEMENT.match(statement) and "alembic_version" not in statement:
-            self.schema_changed = True
+        if _rerun.SCHEMA_STATEMENT.match(statement):
+            self.schema_statements.append(statement)
         if _DATA_STATEMENT.match(statement):
             if executemany:
                 self.statements.extend((statement, p) for p in parameters)
@@ -445,6 +444,12 @@ def _reusable(engine: Engine) -> None:
     engine._connection_cls = _ReusableConnection
 
 
+def _env_failure(exc: Exception) -> EnvPyError:
+    """Alembic never asked for the step: env.py (or what it needs, a driver, the
+    application's settings) failed, not the revision's code or SQL."""
+    return EnvPyError(f"env.py failed before Alembic ran any migration: {_describe(exc)}")
+
+
 def _bookkeeping(statement: str, version_table: str) -> bool:
     """Statements that are Alembic's, not the migration's data changes: the version table,
     and batch mode's copy of a table into its rebuilt twin (SQLite ALTER emulation)."""
@@ -455,6 +460,18 @@ def _bookkeeping(statement: str, version_table: str) -> bool:
     )
     table = target.group(1).lower() if target else ""
     return table == version_table.lower() or table.startswith("_alembic_tmp_")
+
+
+def _table_of(statement: str) -> str | None:
+    """The table a CREATE/ALTER/DROP TABLE statement names (None for other statements):
+    the version table's own DDL is Alembic's, not the migration's schema change."""
+    target = re.match(
+        r"^\s*(?:CREATE|ALTER|DROP)\s+TABLE\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"
+        r"[\"`\[]?(?:\w+[\"`\]]?\.[\"`\[]?)?(\w+)",
+        statement,
+        re.IGNORECASE,
+    )
+    return target.group(1).lower() if target else None
 
 
 def _same_database(a: URL, b: URL) -> bool:

@@ -274,9 +274,7 @@ impl<H: Host> Walk<'_, H> {
             }
             // Where DDL commits as it goes, the failed upgrade may have left half its
             // changes: the other branches must not walk on them.
-            if !self.transactional_ddl()
-                && !schema::diff(&before, &self.snapshot(&main)?).is_empty()
-            {
+            if !self.transactional_ddl() && self.moved_from(&main, &before)? {
                 return self.rebuild(main);
             }
             return Ok(main);
@@ -392,9 +390,7 @@ impl<H: Host> Walk<'_, H> {
             self.skip(Check::RoundtripFailed, rev, reason);
             self.skip(Check::DowngradeLeavesTrace, rev, reason);
             return match after {
-                Some(after) if !schema::diff(&after, &self.snapshot(&main)?).is_empty() => {
-                    self.rebuild(main)
-                }
+                Some(after) if self.moved_from(&main, &after)? => self.rebuild(main),
                 _ => Ok(main),
             };
         }
@@ -434,7 +430,7 @@ impl<H: Host> Walk<'_, H> {
             // (an index, a column): later revisions must not meet it. Where the schema at
             // this revision was not taken (PostgreSQL), a trace is rare enough to rebuild.
             let stayed = match &after {
-                Some(after) => !schema::diff(after, &self.snapshot(&main)?).is_empty(),
+                Some(after) => self.moved_from(&main, after)?,
                 None => true,
             };
             if stayed {
@@ -776,6 +772,11 @@ impl<H: Host> Walk<'_, H> {
             self.host.wait(inspector.close())?;
         }
         Ok(())
+    }
+
+    /// Whether `db`'s schema is no longer `known` (a failed or undone step left a change).
+    fn moved_from(&mut self, db: &Db, known: &SchemaSnapshot) -> Result<bool, DrillError> {
+        Ok(!schema::diff(known, &self.snapshot(db)?).is_empty())
     }
 
     fn snapshot(&mut self, db: &Db) -> Result<SchemaSnapshot, DrillError> {
