@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::{Connection as _, MySqlConnection, PgConnection, SqliteConnection};
 
+use super::contents::{Contents, contents_mysql, contents_postgres, contents_sqlite};
 use super::error::{Result, SchemaError};
 use super::fingerprint::{
     TableFingerprint, fingerprint_mysql, fingerprint_postgres, fingerprint_sqlite,
@@ -77,6 +78,19 @@ impl DbConnection {
                 fingerprint_mysql(conn, database, ignore).await
             }
             DbConnection::Sqlite(conn) => fingerprint_sqlite(conn, ignore).await,
+        }
+    }
+
+    /// Every table's rows as text, at most `cap` rows a table (see `contents.rs`).
+    pub async fn contents(&mut self, ignore: &[&str], cap: usize) -> Result<Contents> {
+        match self {
+            DbConnection::Postgres { conn, schema } => {
+                contents_postgres(conn, schema, ignore, cap).await
+            }
+            DbConnection::Mysql { conn, database } => {
+                contents_mysql(conn, database, ignore, cap).await
+            }
+            DbConnection::Sqlite(conn) => contents_sqlite(conn, ignore, cap).await,
         }
     }
 

@@ -40,7 +40,7 @@ const TABLES_PER_QUERY: usize = 100;
 
 // Session settings change how timestamps, intervals and floats render as text; pinning them
 // makes fingerprints taken over different connections comparable.
-const PG_PIN_SETTINGS: &str = "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; \
+pub(crate) const PG_PIN_SETTINGS: &str = "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; \
      SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 1; \
      SET LOCAL bytea_output = 'hex'";
 

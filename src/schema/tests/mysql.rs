@@ -443,3 +443,52 @@ async fn measure_hundred_tables_snapshot() {
     }
     super::report_timing("mysql", &mut times);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn contents_read_every_value_as_text() {
+    let Some(db) = TestDb::mysql().await else {
+        return;
+    };
+    let mut conn = db.my().await;
+    exec(
+        &mut conn,
+        "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20), price DECIMAL(6, 2),
+                             at TIMESTAMP NULL, raw VARBINARY(4), doc JSON);
+         CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
+         SET time_zone = '+09:00';
+         INSERT INTO items VALUES (1, 'a\"b', 1.5, '2024-01-01 09:00:00', X'01FF', '{\"k\": 1}'),
+                                  (2, NULL, NULL, NULL, NULL, NULL), (3, '', 2, NULL, NULL, NULL);",
+    )
+    .await;
+    let database: String = sqlx::query_scalar("SELECT DATABASE()")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let contents = crate::schema::contents_mysql(&mut conn, &database, DEFAULT_IGNORE, 10)
+        .await
+        .unwrap();
+    assert_eq!(contents.keys().collect::<Vec<_>>(), ["items"]);
+    let items = &contents["items"];
+    assert!(items.complete);
+    let mut rows = items.rows.clone();
+    rows.sort();
+    let text = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        rows[0][..4],
+        [
+            text("1"),
+            text("a\"b"),
+            text("1.50"),
+            text("2024-01-01 00:00:00")
+        ]
+    );
+    assert!(rows[0][4].is_some());
+    assert_eq!(rows[1], [text("2"), None, None, None, None, None]);
+    assert_eq!(rows[2][1], text(""));
+    // The session's own zone is given back.
+    let zone: String = sqlx::query_scalar("SELECT CAST(@@session.time_zone AS CHAR)")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(zone, "+09:00");
+}

@@ -447,3 +447,50 @@ async fn measure_hundred_tables_snapshot() {
     }
     super::report_timing("postgres", &mut times);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn contents_read_every_value_as_text() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let mut conn = db.pg().await;
+    exec(
+        &mut conn,
+        "CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(6, 2), at timestamptz,
+                             raw bytea);
+         CREATE TABLE alembic_version (version_num varchar(32) NOT NULL PRIMARY KEY);
+         INSERT INTO alembic_version VALUES ('abc');
+         SET TimeZone = 'Asia/Tokyo';
+         INSERT INTO items VALUES (1, 'a', 1.5, '2024-01-01T00:00:00Z', '\\x01ff'),
+                                  (2, NULL, NULL, NULL, NULL), (3, '', 2, NULL, NULL);",
+    )
+    .await;
+    let contents = crate::schema::contents_postgres(&mut conn, "public", DEFAULT_IGNORE, 10)
+        .await
+        .unwrap();
+    assert_eq!(contents.keys().collect::<Vec<_>>(), ["items"]);
+    let items = &contents["items"];
+    assert_eq!(items.columns, ["id", "name", "price", "at", "raw"]);
+    assert!(items.complete);
+    let mut rows = items.rows.clone();
+    rows.sort();
+    let text = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        rows[0],
+        [
+            text("1"),
+            text("a"),
+            text("1.50"),
+            text("2024-01-01 00:00:00+00"),
+            text("\\x01ff")
+        ]
+    );
+    assert_eq!(rows[1], [text("2"), None, None, None, None]);
+    assert_eq!(rows[2][1], text(""));
+
+    let capped = crate::schema::contents_postgres(&mut conn, "public", DEFAULT_IGNORE, 2)
+        .await
+        .unwrap();
+    assert!(!capped["items"].complete);
+    assert_eq!(capped["items"].rows.len(), 2);
+}

@@ -395,3 +395,31 @@ async fn measure_hundred_tables_snapshot() {
     }
     super::report_timing("sqlite", &mut times);
 }
+
+#[tokio::test]
+async fn contents_read_every_value_as_text() {
+    let mut conn = memory_sqlite().await;
+    exec(
+        &mut conn,
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, raw BLOB);
+         CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
+         INSERT INTO items VALUES (1, 'a', 1.5, X'01FF'), (2, NULL, NULL, NULL), (3, '', 2, NULL);",
+    )
+    .await;
+    let contents = crate::schema::contents_sqlite(&mut conn, DEFAULT_IGNORE, 10)
+        .await
+        .unwrap();
+    assert_eq!(contents.keys().collect::<Vec<_>>(), ["items"]);
+    let text = |s: &str| Some(s.to_owned());
+    let items = &contents["items"];
+    assert_eq!(
+        items.rows[0],
+        [text("1"), text("a"), text("1.5"), text("01FF")]
+    );
+    assert_eq!(items.rows[1], [text("2"), None, None, None]);
+    assert_eq!(items.rows[2], [text("3"), text(""), text("2.0"), None]);
+    let capped = crate::schema::contents_sqlite(&mut conn, DEFAULT_IGNORE, 1)
+        .await
+        .unwrap();
+    assert!(!capped["items"].complete);
+}
