@@ -169,6 +169,28 @@ def test_schema_change_then_converging_backfill_is_checked_and_clean(
     assert skip_reason(report, "not-idempotent", "bbb222") is None
 
 
+def test_a_failure_on_seeded_rows_does_not_hide_the_replay(
+    project: Project, server: Server
+) -> None:
+    """The upgrade's own code refuses the seeded rows (a warning), so its data migration
+    never ran on them: the replay runs on fresh rows at this revision instead, and still
+    catches the counter that goes up each time."""
+    base(project)
+    upgrade = (
+        "op.add_column('users', sa.Column('score', sa.Integer, nullable=True))\n"
+        "rows = op.get_bind().execute(sa.text('SELECT score FROM users')).fetchall()\n"
+        "if any(score is None for (score,) in rows):\n"
+        "    raise ValueError('users without a score')\n"
+        "op.execute('UPDATE users SET score = score + 1')"
+    )
+    undo = "with op.batch_alter_table('users') as b:\n    b.drop_column('score')"
+    project.add("bbb222", "aaa111", upgrade=upgrade, downgrade=undo)
+    assert findings(project, server) == [
+        ("error", "not-idempotent", "bbb222"),
+        ("warning", "data-dependent-failure", "bbb222"),
+    ]
+
+
 # -- data-dependent-failure: what synthetic rows can and cannot prove -----------------------
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -46,6 +46,7 @@ class Drill:
         oldest_downgrade: str | None = None,
         server: Server | None = None,
         step_timeout: float | None = None,
+        accept: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         path = _project_path(config)
         settings = load_settings(path).override(
@@ -56,6 +57,7 @@ class Drill:
             bootstrap=bootstrap,
             oldest_downgrade=oldest_downgrade,
             step_timeout=step_timeout,
+            accept=accept,
         )
         self._adopt(path, settings, settings.check_plan, server)
 
@@ -148,6 +150,7 @@ class Drill:
         options["skip_revisions"] = dict(self.settings.skip_revisions)
         options["oldest_downgrade"] = self.settings.oldest_downgrade
         options["seeds"] = self.settings.seeds
+        options["accept"] = self.settings.accept
         options["bootstrap"] = bool(self.settings.bootstrap)
         try:
             with watchdog:

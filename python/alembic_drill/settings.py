@@ -22,6 +22,9 @@ step_timeout = 300                        # seconds a step may take (0: no limit
 
 [tool.alembic-drill.seeds."4d5e6f708192"]  # rows present before that revision upgrades
 books = [{ id = 1, title = "Dune" }]
+
+[tool.alembic-drill.accept."5e6f70819203"] # findings a revision accepts: check = reason
+destroys-data = "the legacy table was archived by hand"   # reported as info
 ```
 """
 
@@ -56,6 +59,8 @@ class Settings:
     oldest_downgrade: str | None = None
     skip_revisions: dict[str, str] = field(default_factory=dict)
     seeds: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    #: Findings a revision accepts: revision -> check id -> why (reported as info).
+    accept: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Seconds one Alembic step may take before it is cancelled on the server (0: none).
     step_timeout: float = 300.0
     #: Where the settings came from (None: defaults only).
@@ -89,6 +94,8 @@ class Settings:
         for key in ("checks", "skip"):
             if key in given:
                 given[key] = parse_check_ids(given[key], key, "the command line")
+        if "accept" in given:
+            given["accept"] = _accept(given["accept"], "the arguments")
         return replace(self, **given)
 
 
@@ -148,6 +155,8 @@ def _parse(table: Any, path: Path) -> Settings:
         values["skip_revisions"] = dict(skips)
     if "seeds" in table:
         values["seeds"] = _seeds(table["seeds"], where)
+    if "accept" in table:
+        values["accept"] = _accept(table["accept"], where)
     if "step_timeout" in table:
         values["step_timeout"] = step_timeout(table["step_timeout"], where)
     return Settings(**values)
@@ -178,6 +187,24 @@ def _seeds(value: Any, where: str) -> dict[str, dict[str, list[dict[str, Any]]]]
     return value
 
 
+def _accept(value: Any, where: str) -> dict[str, dict[str, str]]:
+    problem = f"{where}: accept must map revision ids to check ids to reasons (tables)"
+    if not isinstance(value, dict):
+        raise ConfigError(problem)
+    known = known_checks()
+    every = (*known.drill, *known.static)
+    for checks in value.values():
+        if not isinstance(checks, dict) or not all(isinstance(r, str) for r in checks.values()):
+            raise ConfigError(problem)
+        unknown = [c for c in checks if c not in every]
+        if unknown:
+            raise ConfigError(
+                f"{where}: accept names {', '.join(repr(c) for c in unknown)}, not a check; "
+                f"known checks: {', '.join(every)}"
+            )
+    return {rev: dict(checks) for rev, checks in value.items()}
+
+
 def _check_revisions(settings: Settings, history: History) -> None:
     from alembic_drill._core import RevisionError
 
@@ -189,7 +216,11 @@ def _check_revisions(settings: Settings, history: History) -> None:
             raise ConfigError(
                 f"{settings.where}: oldest_downgrade {settings.oldest_downgrade!r} is {hint}"
             ) from None
-    for key, revisions in (("skip_revisions", settings.skip_revisions), ("seeds", settings.seeds)):
+    for key, revisions in (
+        ("skip_revisions", settings.skip_revisions),
+        ("seeds", settings.seeds),
+        ("accept", settings.accept),
+    ):
         unknown = [r for r in revisions if r not in history]
         if unknown:
             names = ", ".join(repr(r) for r in unknown)

@@ -16,6 +16,8 @@ pub enum Check {
     RoundtripFailed,
     DowngradeLeavesTrace,
     DataDependentFailure,
+    DestroysData,
+    DowngradeLosesData,
     NotIdempotent,
     ModelDrift,
 }
@@ -40,12 +42,14 @@ impl Scope {
 
 impl Check {
     /// Every drill check, in the order a walk performs them.
-    pub const ALL: [Check; 7] = [
+    pub const ALL: [Check; 9] = [
         Check::UpgradeFailed,
         Check::DowngradeFailed,
         Check::RoundtripFailed,
         Check::DowngradeLeavesTrace,
         Check::DataDependentFailure,
+        Check::DestroysData,
+        Check::DowngradeLosesData,
         Check::NotIdempotent,
         Check::ModelDrift,
     ];
@@ -58,6 +62,8 @@ impl Check {
             Check::RoundtripFailed => "roundtrip-failed",
             Check::DowngradeLeavesTrace => "downgrade-leaves-trace",
             Check::DataDependentFailure => "data-dependent-failure",
+            Check::DestroysData => "destroys-data",
+            Check::DowngradeLosesData => "downgrade-loses-data",
             Check::NotIdempotent => "not-idempotent",
             Check::ModelDrift => "model-drift",
         }
@@ -71,9 +77,13 @@ impl Check {
     }
 
     /// The severity of this check's findings, unless the walk knows better (a downgrade
-    /// declared irreversible, or below the oldest one required, fails as info).
+    /// declared irreversible, or below the oldest one required, fails as info). Destroying
+    /// data is often intended: it is a warning until the revision says so.
     pub const fn severity(self) -> Severity {
-        Severity::Error
+        match self {
+            Check::DestroysData => Severity::Warning,
+            _ => Severity::Error,
+        }
     }
 
     /// The checks that run once per revision, in walk order.

@@ -4,6 +4,7 @@
 //! seeded rows, data fingerprints.
 
 mod checks;
+mod data_loss;
 mod error;
 mod host;
 mod options;

@@ -33,6 +33,9 @@ pub struct DrillOptions {
     pub rows_per_table: usize,
     /// Run the project's bootstrap (tables made outside migrations) on fresh databases.
     pub bootstrap: bool,
+    /// Findings a revision accepts: revision -> check id -> why. They are reported as
+    /// info, with the reason, and fail nothing.
+    pub accept: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Default for DrillOptions {
@@ -45,6 +48,7 @@ impl Default for DrillOptions {
             seeds: BTreeMap::new(),
             rows_per_table: DEFAULT_ROWS_PER_TABLE,
             bootstrap: false,
+            accept: BTreeMap::new(),
         }
     }
 }
@@ -52,6 +56,11 @@ impl Default for DrillOptions {
 impl DrillOptions {
     pub fn enabled(&self, check: Check) -> bool {
         self.checks.contains(&check)
+    }
+
+    /// Why the revision accepts findings of this check, if it does.
+    pub fn accepted(&self, revision: &str, check: &str) -> Option<&str> {
+        self.accept.get(revision)?.get(check).map(String::as_str)
     }
 
     /// Whether a finding of this static check stays in the report.

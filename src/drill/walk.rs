@@ -6,8 +6,11 @@
 //! 2. upgrade N (`upgrade-failed`);
 //! 3. downgrade N (`downgrade-failed`), snapshot and compare with 1
 //!    (`downgrade-leaves-trace`), upgrade N again (`roundtrip-failed`);
-//! 4. on the seeded database: upgrade N (`data-dependent-failure`), then replay the data
-//!    statements it ran and compare table fingerprints (`not-idempotent`).
+//! 4. on the seeded database: read every table's rows, upgrade N (`data-dependent-failure`),
+//!    read them again (`destroys-data`: dropped columns and tables whose values are found
+//!    nowhere); where the round trip of 3 was clean, downgrade N, compare the rows with those
+//!    read before (`downgrade-loses-data`) and upgrade N again; then run N's data migration
+//!    again and compare table fingerprints (`not-idempotent`).
 //!
 //! The seeded database walks forward beside the main one, so its rows age with the history
 //! as production's do: a table is seeded once, when it first exists, and later revisions
@@ -31,6 +34,7 @@ use std::time::Instant;
 use tokio::sync::Mutex;
 
 use super::checks::Check;
+use super::data_loss::{self, TableLoss};
 use super::error::{DrillError, InspectionError};
 use super::host::{Direction, ErrorKind, Host, ModelComparison, Progress, Rerun, StepOutcome};
 use super::options::{DrillOptions, UserRows};
@@ -40,7 +44,7 @@ use crate::graph::StaticCheck;
 use crate::history::History;
 use crate::report::{CheckRun, DrillReport, StepTiming};
 use crate::revision::{BodyKind, RevisionMeta};
-use crate::schema::{self, DbConnection, SchemaSnapshot};
+use crate::schema::{self, Contents, DbConnection, SchemaSnapshot};
 use crate::servers::Server;
 
 /// Runs every enabled drill check of `options` over the history, on databases created in
@@ -113,10 +117,28 @@ pub fn run_drill<H: Host>(
         };
         walk.run()?;
     }
+    accept(&mut report, options);
     report.seconds = started.elapsed().as_secs_f64();
     report.finish();
     Ok(report)
 }
+
+/// Findings the revisions accept (`DrillOptions::accept`) become info, with the reason.
+fn accept(report: &mut DrillReport, options: &DrillOptions) {
+    for finding in &mut report.findings {
+        let Some(revision) = finding.revision.as_deref() else {
+            continue;
+        };
+        if let Some(why) = options.accepted(revision, &finding.check) {
+            finding.severity = Severity::Info;
+            finding.message = format!("{} (accepted for {revision}: {why})", finding.message);
+        }
+    }
+}
+
+/// Rows read per table to compare contents (`downgrade-loses-data`, `destroys-data`); a
+/// table with more is left out of the comparison.
+const CONTENTS_CAP: usize = 10_000;
 
 /// A throwaway database: its name and the URLs to reach it.
 struct Db {
@@ -146,6 +168,19 @@ struct Seeded {
     /// Tables already given rows.
     tables: BTreeSet<String>,
 }
+
+/// What the data checks left the seeded database fit for.
+enum SeededState {
+    /// Upgraded, its data as the upgrade left it: it walks on.
+    Fit,
+    /// Its data or schema cannot be trusted any more.
+    Unfit,
+    /// The upgrade failed on its rows (the replay is still owed).
+    UpgradeFailed,
+}
+
+/// Whether the main database's round trip of a revision was clean, or why not.
+type RoundTrip = Result<(), String>;
 
 /// An inspection on a database's kept connection.
 type Inspection<'a, T> = Pin<Box<dyn Future<Output = Result<T, InspectionError>> + Send + 'a>>;
@@ -230,8 +265,14 @@ impl<H: Host> Walk<'_, H> {
         }
         let skipped = self.options.skip_revisions.get(rev).cloned();
         let wants_data = skipped.is_none()
-            && (self.options.enabled(Check::DataDependentFailure)
-                || self.options.enabled(Check::NotIdempotent));
+            && [
+                Check::DataDependentFailure,
+                Check::DestroysData,
+                Check::DowngradeLosesData,
+                Check::NotIdempotent,
+            ]
+            .into_iter()
+            .any(|c| self.options.enabled(c));
 
         self.host.progress(Progress {
             activity: "snapshot".into(),
@@ -254,8 +295,9 @@ impl<H: Host> Walk<'_, H> {
             activity: "upgrade".into(),
             ..progress.clone()
         });
-        let capture_on_main =
-            seeded.is_none() && skipped.is_none() && self.options.enabled(Check::NotIdempotent);
+        // Captured on the main database too where rows are seeded: if the seeded upgrade
+        // fails, the replay still runs, on fresh rows (one check never hides another).
+        let capture_on_main = skipped.is_none() && self.options.enabled(Check::NotIdempotent);
         let up = self.step(&main, Direction::Upgrade, rev, "walk", capture_on_main)?;
         self.ran(Check::UpgradeFailed, rev);
         if !up.ok {
@@ -289,24 +331,30 @@ impl<H: Host> Walk<'_, H> {
             return Ok(main);
         }
 
-        let main = self.reversibility(main, meta, &before, &progress)?;
+        let (main, round_trip) = self.reversibility(main, meta, &before, &progress)?;
 
         if let Some(seeded) = seeded {
             self.host.progress(Progress {
                 activity: "seeded upgrade".into(),
                 ..progress.clone()
             });
-            if self.data_checks(&seeded.db, meta)? {
-                self.seeded = Some(seeded);
-            } else {
-                self.drop_db(seeded.db)?;
+            match self.data_checks(&seeded.db, meta, &before, round_trip)? {
+                SeededState::Fit => self.seeded = Some(seeded),
+                SeededState::Unfit => self.drop_db(seeded.db)?,
+                SeededState::UpgradeFailed => {
+                    self.drop_db(seeded.db)?;
+                    self.replay_on_fresh_rows(&main, meta, up.capture)?;
+                }
             }
         } else {
-            self.skip(
+            let reason = "no table exists before this revision: nothing to seed";
+            for check in [
                 Check::DataDependentFailure,
-                rev,
-                "no table exists before this revision: nothing to seed",
-            );
+                Check::DestroysData,
+                Check::DowngradeLosesData,
+            ] {
+                self.skip(check, rev, reason);
+            }
             if self.options.enabled(Check::NotIdempotent) {
                 match up.capture {
                     Some(capture) => {
@@ -321,14 +369,15 @@ impl<H: Host> Walk<'_, H> {
         Ok(main)
     }
 
-    /// Downgrade, compare with the schema before, upgrade again.
+    /// Downgrade, compare with the schema before, upgrade again. Returns the main database
+    /// (at this revision) and whether that round trip was clean: Err says why not.
     fn reversibility(
         &mut self,
         main: Db,
         meta: &RevisionMeta,
         before: &SchemaSnapshot,
         progress: &Progress,
-    ) -> Result<Db, DrillError> {
+    ) -> Result<(Db, RoundTrip), DrillError> {
         let rev = meta.id.as_str();
         let wanted = [
             Check::DowngradeFailed,
@@ -338,7 +387,10 @@ impl<H: Host> Walk<'_, H> {
         .into_iter()
         .any(|c| self.options.enabled(c));
         if !wanted {
-            return Ok(main);
+            return Ok((
+                main,
+                Err("the round trip checks (downgrade-failed) are not run".into()),
+            ));
         }
         self.host.progress(Progress {
             activity: "roundtrip".into(),
@@ -389,10 +441,16 @@ impl<H: Host> Walk<'_, H> {
             let reason = "the downgrade did not run";
             self.skip(Check::RoundtripFailed, rev, reason);
             self.skip(Check::DowngradeLeavesTrace, rev, reason);
-            return match after {
-                Some(after) if self.moved_from(&main, &after)? => self.rebuild(main),
-                _ => Ok(main),
+            let why = if meta.downgrade.kind == BodyKind::Irreversible {
+                format!("{rev} is declared irreversible")
+            } else {
+                "the downgrade fails (downgrade-failed)".to_owned()
             };
+            let main = match after {
+                Some(after) if self.moved_from(&main, &after)? => self.rebuild(main)?,
+                _ => main,
+            };
+            return Ok((main, Err(why)));
         }
 
         let restored = self.snapshot(&main)?;
@@ -423,7 +481,8 @@ impl<H: Host> Walk<'_, H> {
                     again.error.as_deref().unwrap_or("unknown error")
                 ),
             );
-            return self.rebuild(main);
+            let main = self.rebuild(main)?;
+            return Ok((main, Err("the round trip fails (roundtrip-failed)".into())));
         }
         if !trace.is_empty() {
             // What the downgrade left behind may have stayed after the upgrade ran again
@@ -433,11 +492,11 @@ impl<H: Host> Walk<'_, H> {
                 Some(after) => self.moved_from(&main, after)?,
                 None => true,
             };
-            if stayed {
-                return self.rebuild(main);
-            }
+            let why = "the downgrade does not restore the schema (downgrade-leaves-trace)";
+            let main = if stayed { self.rebuild(main)? } else { main };
+            return Ok((main, Err(why.into())));
         }
-        Ok(main)
+        Ok((main, Ok(())))
     }
 
     /// Whether the engine undoes a failed step's DDL (PostgreSQL); MySQL and SQLite
@@ -446,13 +505,41 @@ impl<H: Host> Walk<'_, H> {
         self.engine == Engine::Postgres
     }
 
-    /// On the seeded database, at the revision's parents: the upgrade must run, and its
-    /// data statements must change nothing when run again. Returns whether the database
-    /// is still fit to walk on (upgraded, data as the upgrade left it).
-    fn data_checks(&mut self, seeded: &Db, meta: &RevisionMeta) -> Result<bool, DrillError> {
+    /// On the seeded database, at the revision's parents: the upgrade must run and keep
+    /// the data it drops somewhere, its downgrade must bring the rows back (where the main
+    /// database's round trip was clean), and its data statements must change nothing when
+    /// run again. Returns whether the database is still fit to walk on (upgraded, data as
+    /// the upgrade left it).
+    fn data_checks(
+        &mut self,
+        seeded: &Db,
+        meta: &RevisionMeta,
+        before: &SchemaSnapshot,
+        round_trip: RoundTrip,
+    ) -> Result<SeededState, DrillError> {
         let rev = meta.id.as_str();
+        let reads_rows = self.options.enabled(Check::DestroysData)
+            || self.options.enabled(Check::DowngradeLosesData);
+        let rows_before = if reads_rows {
+            Some(self.contents(seeded)?)
+        } else {
+            None
+        };
+        let round_trip = if self.options.enabled(Check::DowngradeLosesData) {
+            round_trip
+        } else {
+            Err(String::new())
+        };
+        // Where the round trip is repeated here, the replay follows its second upgrade: the
+        // state a retried upgrade meets is the same, and no check waits on another.
         let capture = self.options.enabled(Check::NotIdempotent);
-        let up = self.step(seeded, Direction::Upgrade, rev, "seeded", capture)?;
+        let up = self.step(
+            seeded,
+            Direction::Upgrade,
+            rev,
+            "seeded",
+            capture && round_trip.is_err(),
+        )?;
         if self.options.enabled(Check::DataDependentFailure) {
             self.ran(Check::DataDependentFailure, rev);
             if !up.ok {
@@ -491,19 +578,233 @@ impl<H: Host> Walk<'_, H> {
                 }
             }
         }
-        let mut fit = up.ok;
+        if !up.ok {
+            for check in [Check::DestroysData, Check::DowngradeLosesData] {
+                self.skip(check, rev, "the upgrade failed on seeded tables");
+            }
+            return Ok(SeededState::UpgradeFailed);
+        }
+        if self.options.enabled(Check::DestroysData)
+            && let Some(rows_before) = &rows_before
+        {
+            let rows_after = self.contents(seeded)?;
+            self.destroys_data(meta, rows_before, &rows_after);
+        }
+        let mut replayed = up.capture;
+        match (round_trip, rows_before) {
+            (Ok(()), Some(rows_before)) => {
+                match self.seeded_round_trip(seeded, meta, before, &rows_before, capture)? {
+                    Ok(capture) => replayed = capture,
+                    Err(why) => {
+                        self.skip(Check::NotIdempotent, rev, &why);
+                        return Ok(SeededState::Unfit);
+                    }
+                }
+            }
+            (Err(why), _) if !why.is_empty() => self.skip(
+                Check::DowngradeLosesData,
+                rev,
+                &format!("{why}: the data its downgrade brings back cannot be judged"),
+            ),
+            _ => {}
+        }
+        let mut fit = true;
         if self.options.enabled(Check::NotIdempotent) {
-            match (up.ok, up.capture) {
-                (true, Some(capture)) => fit = self.idempotency(seeded, meta, capture)?,
-                (true, None) => self.ran(Check::NotIdempotent, rev),
-                (false, _) => self.skip(
-                    Check::NotIdempotent,
-                    rev,
-                    "the upgrade failed on seeded tables",
-                ),
+            match replayed {
+                Some(capture) => fit = self.idempotency(seeded, meta, capture)?,
+                None => self.ran(Check::NotIdempotent, rev),
             }
         }
-        Ok(fit)
+        Ok(if fit {
+            SeededState::Fit
+        } else {
+            SeededState::Unfit
+        })
+    }
+
+    /// `not-idempotent` when the upgrade failed on the seeded rows: on a copy of the main
+    /// database (upgraded), every table seeded afresh, with the main upgrade's capture.
+    fn replay_on_fresh_rows(
+        &mut self,
+        main: &Db,
+        meta: &RevisionMeta,
+        capture: Option<u64>,
+    ) -> Result<(), DrillError> {
+        let rev = meta.id.as_str();
+        if !self.options.enabled(Check::NotIdempotent) {
+            return Ok(());
+        }
+        let Some(capture) = capture else {
+            self.ran(Check::NotIdempotent, rev);
+            return Ok(());
+        };
+        let copy = self.clone_db(main)?;
+        let schema = self.snapshot(&copy)?;
+        // The schema at this revision may refuse synthetic rows (the failure just seen may
+        // be why): then the replay cannot be judged, and the walk goes on.
+        match self.seed(&copy, &schema, UserRows::new(), Vec::new()) {
+            Ok(()) => {
+                self.replay(&copy, meta, capture, false)?;
+            }
+            Err(DrillError::Inspection { source, .. }) => self.skip(
+                Check::NotIdempotent,
+                rev,
+                &format!(
+                    "the upgrade failed on seeded rows, and fresh rows cannot be seeded at this \
+                     revision ({source})"
+                ),
+            ),
+            Err(other) => return Err(other),
+        }
+        self.drop_db(copy)
+    }
+
+    /// `destroys-data`: what the upgrade dropped while it held values found nowhere after.
+    fn destroys_data(&mut self, meta: &RevisionMeta, before: &Contents, after: &Contents) {
+        let rev = meta.id.as_str();
+        self.ran(Check::DestroysData, rev);
+        let destroyed = data_loss::destroyed(before, after);
+        if destroyed.is_empty() {
+            return;
+        }
+        let lines: Vec<String> = destroyed.iter().map(|d| format!("  {d}")).collect();
+        self.finding(
+            Check::DestroysData,
+            meta,
+            meta.upgrade.line,
+            format!(
+                "upgrading to {rev} destroys data that no downgrade can bring back (seen on \
+                 alembic-drill's seeded rows):\n{}\nkeep a copy first (an archive table, a \
+                 backup), or accept it with [tool.alembic-drill.accept.\"{rev}\"] \
+                 destroys-data = \"why\"",
+                lines.join("\n")
+            ),
+        );
+    }
+
+    /// `downgrade-loses-data`: downgrade the seeded database, compare its rows with those
+    /// read before the upgrade, and upgrade again. Returns the second upgrade's capture, or
+    /// why the database is no longer fit to walk on.
+    fn seeded_round_trip(
+        &mut self,
+        seeded: &Db,
+        meta: &RevisionMeta,
+        before: &SchemaSnapshot,
+        rows_before: &Contents,
+        capture: bool,
+    ) -> Result<Result<Option<u64>, String>, DrillError> {
+        let rev = meta.id.as_str();
+        let down = self.step(seeded, Direction::Downgrade, rev, "seeded roundtrip", false)?;
+        if !down.ok {
+            let why = "the downgrade fails on seeded rows";
+            self.fails_on_rows(
+                Check::DowngradeFailed,
+                meta,
+                meta.downgrade.line,
+                "downgrading",
+                &down,
+            );
+            self.skip(Check::DowngradeLosesData, rev, why);
+            return Ok(Err(why.into()));
+        }
+        let rows_after = self.contents(seeded)?;
+        let keys: BTreeMap<String, Vec<String>> = before
+            .tables
+            .iter()
+            .filter_map(|(name, table)| {
+                let key = table.primary_key.as_ref()?;
+                Some((name.clone(), key.columns.clone()))
+            })
+            .collect();
+        self.ran(Check::DowngradeLosesData, rev);
+        let losses = data_loss::not_restored(rows_before, &rows_after, &keys);
+        if !losses.is_empty() {
+            self.downgrade_loses_data(meta, &losses);
+        }
+        let again = self.step(seeded, Direction::Upgrade, rev, "seeded roundtrip", capture)?;
+        if !again.ok {
+            self.fails_on_rows(
+                Check::RoundtripFailed,
+                meta,
+                meta.upgrade.line,
+                "upgrading again after the downgrade",
+                &again,
+            );
+            return Ok(Err(
+                "upgrading again after the downgrade fails on seeded rows".into(),
+            ));
+        }
+        Ok(Ok(again.capture))
+    }
+
+    fn downgrade_loses_data(&mut self, meta: &RevisionMeta, losses: &[TableLoss]) {
+        let rev = meta.id.as_str();
+        let severity = if self.below_oldest_downgrade(rev) {
+            Severity::Info
+        } else {
+            Check::DowngradeLosesData.severity()
+        };
+        let lines: Vec<String> = losses.iter().map(|l| format!("  {l}")).collect();
+        self.finding_as(
+            Check::DowngradeLosesData,
+            severity,
+            meta,
+            meta.downgrade.line,
+            format!(
+                "downgrading {rev} does not bring back the data that was there before {rev} was \
+                 applied (seen on alembic-drill's seeded rows):\n{}\nmake downgrade() restore \
+                 the data (copy it back before dropping what upgrade() added), or raise \
+                 NotImplementedError to declare {rev} irreversible",
+                lines.join("\n")
+            ),
+        );
+    }
+
+    /// A step that passed on the empty main database and failed on the seeded one: an
+    /// error where the database refused the rows, a warning where only synthetic content
+    /// may be to blame (see `data-dependent-failure`).
+    fn fails_on_rows(
+        &mut self,
+        check: Check,
+        meta: &RevisionMeta,
+        line: Option<u32>,
+        doing: &str,
+        step: &StepOutcome,
+    ) {
+        let rev = meta.id.as_str();
+        let error = step.error.as_deref().unwrap_or("unknown error");
+        if step
+            .error_kind
+            .is_none_or(ErrorKind::certain_on_synthetic_rows)
+        {
+            let severity = if self.below_oldest_downgrade(rev) {
+                Severity::Info
+            } else {
+                check.severity()
+            };
+            self.finding_as(
+                check,
+                severity,
+                meta,
+                line,
+                format!(
+                    "{doing} {rev} works on empty tables but fails when they hold rows: {error}"
+                ),
+            );
+        } else {
+            self.finding_as(
+                check,
+                Severity::Warning,
+                meta,
+                line,
+                format!(
+                    "{rev} could not be verified with synthetic rows: {doing} it works on empty \
+                 tables and fails on alembic-drill's synthetic rows ({error}); real rows may \
+                 hold what it expects. Give representative rows for this revision with \
+                 [tool.alembic-drill.seeds.\"{rev}\"] or the pytest_alembic_drill_seed_rows hook"
+                ),
+            );
+        }
     }
 
     /// Runs the upgrade's data migration again on the state it left and compares the
@@ -514,6 +815,18 @@ impl<H: Host> Walk<'_, H> {
         meta: &RevisionMeta,
         capture: u64,
     ) -> Result<bool, DrillError> {
+        self.replay(db, meta, capture, true)
+    }
+
+    /// `idempotency`, where a failing second run is a finding only when `failure_counts`
+    /// (on fresh rows that already broke the first run, it proves nothing).
+    fn replay(
+        &mut self,
+        db: &Db,
+        meta: &RevisionMeta,
+        capture: u64,
+        failure_counts: bool,
+    ) -> Result<bool, DrillError> {
         let rev = meta.id.as_str();
         let ignore = vec![self.version_table.clone()];
         let before = self.fingerprint(db, &ignore)?;
@@ -522,6 +835,17 @@ impl<H: Host> Walk<'_, H> {
         self.phase("replay", started);
         match rerun {
             Rerun::Ran => self.ran(Check::NotIdempotent, rev),
+            Rerun::Failed(error) if !failure_counts => {
+                self.skip(
+                    Check::NotIdempotent,
+                    rev,
+                    &format!(
+                        "the upgrade failed on seeded rows, and run again on fresh ones it fails \
+                         too ({error}): whether running it twice is safe cannot be told"
+                    ),
+                );
+                return Ok(false);
+            }
             Rerun::Failed(error) => {
                 self.ran(Check::NotIdempotent, rev);
                 self.finding(
@@ -787,6 +1111,17 @@ impl<H: Host> Walk<'_, H> {
         })?;
         self.phase("snapshot", started);
         Ok(snapshot)
+    }
+
+    /// Every table's rows (see `schema::Contents`), the version table left out.
+    fn contents(&mut self, db: &Db) -> Result<Contents, DrillError> {
+        let ignore = self.version_table.clone();
+        let started = Instant::now();
+        let contents = self.inspect(db, "read the rows of", move |inspector| {
+            Box::pin(async move { Ok(inspector.contents(&[ignore.as_str()], CONTENTS_CAP).await?) })
+        })?;
+        self.phase("read rows", started);
+        Ok(contents)
     }
 
     fn fingerprint(
