@@ -91,8 +91,9 @@ def test_plugin_plans_once_and_runs_its_plan(pytester: pytest.Pytester) -> None:
     out = result.stdout.str()
     assert (
         "HOOK CALLS 1 ['upgrade-failed', 'downgrade-failed', 'roundtrip-failed', "
-        "'downgrade-leaves-trace', 'not-idempotent']"
+        "'downgrade-leaves-trace', 'destroys-data', 'downgrade-loses-data', 'not-idempotent']"
     ) in out
     assert (
-        "RAN ['downgrade-failed', 'downgrade-leaves-trace', 'roundtrip-failed', 'upgrade-failed']"
+        "RAN ['destroys-data', 'downgrade-failed', 'downgrade-leaves-trace', "
+        "'downgrade-loses-data', 'roundtrip-failed', 'upgrade-failed']"
     ) in out

@@ -84,6 +84,8 @@ def test_upgrade_failed_stops_the_branch(project: Project, server: Server) -> No
             "roundtrip-failed",
             "downgrade-leaves-trace",
             "data-dependent-failure",
+            "destroys-data",
+            "downgrade-loses-data",
             "not-idempotent",
         )
     }
@@ -251,12 +253,17 @@ def test_skips_are_reported_with_reasons(project: Project, server: Server) -> No
     runs = report.to_dict()["checks"]
     assert not [r for r in runs if r["check"] == "model-drift"]  # left out, not skipped
     skipped = sorted((r["check"], r["revision"], r["skipped"]) for r in runs if r["skipped"])
+    nothing_to_seed = "no table exists before this revision: nothing to seed"
     assert skipped == [
-        (
-            "data-dependent-failure",
-            "aaa111",
-            "no table exists before this revision: nothing to seed",
-        ),
+        ("data-dependent-failure", "aaa111", nothing_to_seed),
+        ("destroys-data", "aaa111", nothing_to_seed),
         ("downgrade-leaves-trace", "bbb222", "the downgrade did not run"),
+        ("downgrade-loses-data", "aaa111", nothing_to_seed),
+        (
+            "downgrade-loses-data",
+            "bbb222",
+            "the downgrade fails (downgrade-failed): the data its downgrade brings back "
+            "cannot be judged",
+        ),
         ("roundtrip-failed", "bbb222", "the downgrade did not run"),
     ]

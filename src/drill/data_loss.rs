@@ -5,7 +5,8 @@
 //! Both work on the seeded database's contents (`schema::Contents`), compared as text. A
 //! table or column that is gone after a downgrade is a schema trace, which
 //! `downgrade-leaves-trace` reports; here only what exists on both sides is compared, so one
-//! defect is told once.
+//! defect is told once. A NULL that holds a value after the downgrade (a backfill the
+//! downgrade keeps) is no loss: nothing was there to lose.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -178,7 +179,9 @@ fn keyed_loss(
             continue;
         };
         for (i, j, column) in shared {
-            if key.iter().any(|(k, _)| k == i) || row[*i] == found[*j] {
+            // A NULL filled by the upgrade (a backfill) and kept by the downgrade lost
+            // nothing.
+            if key.iter().any(|(k, _)| k == i) || row[*i].is_none() || row[*i] == found[*j] {
                 continue;
             }
             match columns.iter_mut().find(|c| c.column == *column) {
@@ -216,6 +219,7 @@ fn unkeyed_loss(
         for row in &old.rows {
             match left.get_mut(&row[*i]) {
                 Some(n) if *n > 0 => *n -= 1,
+                _ if row[*i].is_none() => {}
                 _ => unmatched.push(&row[*i]),
             }
         }
@@ -395,6 +399,26 @@ mod tests {
             losses[0].to_string(),
             "t: column n differs in 2 of 3 rows (e.g. '1.5' is gone)"
         );
+    }
+
+    #[test]
+    fn a_backfilled_null_is_no_loss() {
+        let before = contents(vec![(
+            "t",
+            table(
+                &["id", "nick"],
+                &[&[Some("1"), None], &[Some("2"), Some("b")]],
+            ),
+        )]);
+        let after = contents(vec![(
+            "t",
+            table(
+                &["id", "nick"],
+                &[&[Some("1"), Some("n")], &[Some("2"), Some("b")]],
+            ),
+        )]);
+        assert!(not_restored(&before, &after, &keyed("t", &["id"])).is_empty());
+        assert!(not_restored(&before, &after, &BTreeMap::new()).is_empty());
     }
 
     #[test]
