@@ -85,9 +85,7 @@ def test_a_copy_kept_and_restored_is_clean(project: Project, server: Server) -> 
     project.add("bbb222", "aaa111", upgrade=copy_then_drop, downgrade=restore)
     report = check(project, server)
     assert found(report) == []
-    checks = {
-        (run["check"], run["revision"]): run["skipped"] for run in report.to_dict()["checks"]
-    }
+    checks = {(run["check"], run["revision"]): run["skipped"] for run in report.to_dict()["checks"]}
     assert checks[("downgrade-loses-data", "bbb222")] is None
     assert checks[("destroys-data", "bbb222")] is None
 

@@ -227,6 +227,46 @@ def test_an_enum_kept_as_text_and_looked_up_in_python_is_a_warning(
     assert report.ok
 
 
+def test_an_enum_kept_as_text_takes_its_values_from_the_models(
+    project: Project, server: Server
+) -> None:
+    """The same lookup, with models that say what the column holds (a non-native Enum):
+    the seeded statuses are the enum's own values, and the revision is verified."""
+    drill_project(
+        project,
+        models="""
+        import sqlalchemy as sa
+        metadata = sa.MetaData()
+        sa.Table("orders", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("status", sa.Enum("NEW", "SHIPPED", native_enum=False, length=20)),
+                 sa.Column("code", sa.Integer))
+        """,
+    )
+    project.add(
+        "aaa111",
+        None,
+        upgrade='op.create_table("orders", sa.Column("id", sa.Integer, primary_key=True), '
+        'sa.Column("status", sa.String(20)))',
+        downgrade='op.drop_table("orders")',
+    )
+    lookup = (
+        "import enum\n"
+        "class Status(enum.Enum):\n"
+        "    NEW = 1\n"
+        "    SHIPPED = 2\n"
+        "op.add_column('orders', sa.Column('code', sa.Integer))\n"
+        "conn = op.get_bind()\n"
+        "for id_, status in conn.execute(sa.text('SELECT id, status FROM orders')).all():\n"
+        "    conn.execute(sa.text('UPDATE orders SET code = :c WHERE id = :i'),"
+        " dict(c=Status[status].value, i=id_))"
+    )
+    undo = "with op.batch_alter_table('orders') as b:\n    b.drop_column('code')"
+    project.add("bbb222", "aaa111", upgrade=lookup, downgrade=undo)
+    report = check(project, server)
+    assert found(report) == [], [f.message for f in report.findings]
+    assert skip_reason(report, "data-dependent-failure", "bbb222") is None
+
+
 def test_json_kept_as_text_and_parsed_in_python_is_a_warning(
     project: Project, server: Server
 ) -> None:

@@ -271,6 +271,8 @@ class DrillOptions(TypedDict, total=False):
     """Synthetic rows per table for the data checks (default: DEFAULT_ROWS_PER_TABLE)."""
     bootstrap: bool
     """Call the host's ``bootstrap`` on every fresh database (default: False)."""
+    accept: dict[str, dict[str, str]]
+    """Findings a revision accepts: revision -> check id -> why (reported as info)."""
 
 @type_check_only
 class StepOutcome(TypedDict):
@@ -305,6 +307,9 @@ class Host(Protocol):
         error, if it failed; the reason, if it cannot tell)."""
     def compare_models(self, url: str) -> tuple[list[str] | None, str | None]:
         """(differences, None), or (None, why the comparison cannot run)."""
+    def model_hints(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """What the models say of text columns: table -> column -> ``{"values": [...]}``,
+        ``{"json": True}`` or ``{"uuid": True}``."""
     def release(self, url: str) -> object:
         """Closes the connections kept to the database at ``url``."""
     def bootstrap(self, url: str) -> object:

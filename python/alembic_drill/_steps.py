@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, event, pool
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
 
-from alembic_drill import _drivers, _env_runner, _rerun
+from alembic_drill import _drivers, _env_runner, _model_hints, _rerun
 from alembic_drill._core import AlembicDrillError
 
 if TYPE_CHECKING:
@@ -140,6 +140,8 @@ class StepRunner:
             _env_runner.detect(self.script.env_py_location) if env_runner == "auto" else env_runner
         )
         self.env_runs = 0
+        #: env.py's target_metadata as the last step saw it (for seeding hints).
+        self.target_metadata: Any = None
         self._engines = EngineCache()
 
     def database_url(self, url: str) -> str:
@@ -166,6 +168,7 @@ class StepRunner:
 
         def steps(rev: Any, context: Any) -> list[Any]:
             asked.append(True)
+            self.target_metadata = context.opts.get("target_metadata")
             result.version_table = context.version_table
             result.version_table_schema = context.version_table_schema
             return [migration_step]
@@ -577,6 +580,10 @@ class DrillHost:
     def rerun(self, url: str, capture: int) -> tuple[str | None, str | None]:
         revision, schema_changed = self._captures.pop(capture)
         return self.runner.rerun(url, revision, schema_changed)
+
+    def model_hints(self) -> _model_hints.Hints:
+        """What the models (as the last step saw them) say of text columns."""
+        return _model_hints.column_hints(self.runner.target_metadata)
 
     def compare_models(self, url: str) -> tuple[list[str] | None, str | None]:
         """The differences, or why the comparison was skipped: a comparison that fails

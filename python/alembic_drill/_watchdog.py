@@ -410,6 +410,10 @@ class WatchedHost:
         with self._watchdog.watching(url, timed=False):
             self._host.release(url)
 
+    def model_hints(self) -> dict[str, dict[str, dict[str, Any]]]:
+        hints: dict[str, dict[str, dict[str, Any]]] = self._host.model_hints()
+        return hints
+
     def progress(self, index: int, total: int, revision: str, activity: str) -> None:
         self._watchdog.scope.check()
         self._host.progress(index, total, revision, activity)

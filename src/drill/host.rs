@@ -3,6 +3,8 @@
 
 use std::future::Future;
 
+use crate::seed::ModelHints;
+
 /// `upgrade` or `downgrade`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -146,6 +148,13 @@ pub trait Host {
 
     /// Compares env.py's `target_metadata` with the database.
     fn compare_models(&mut self, url: &str) -> Result<ModelComparison, HostError>;
+
+    /// What env.py's `target_metadata` says of text columns (enum values, JSON, UUIDs),
+    /// for seeded rows that look like production's; asked once a step has run. None by
+    /// default.
+    fn model_hints(&mut self) -> Result<ModelHints, HostError> {
+        Ok(ModelHints::new())
+    }
 
     /// Closes the connections the host keeps to the database at `url` (engines reused
     /// across steps): called before that database is cloned or dropped, which PostgreSQL

@@ -45,6 +45,7 @@ use crate::history::History;
 use crate::report::{CheckRun, DrillReport, StepTiming};
 use crate::revision::{BodyKind, RevisionMeta};
 use crate::schema::{self, Contents, DbConnection, SchemaSnapshot};
+use crate::seed::ModelHints;
 use crate::servers::Server;
 
 /// Runs every enabled drill check of `options` over the history, on databases created in
@@ -114,6 +115,7 @@ pub fn run_drill<H: Host>(
             not_reached: BTreeMap::new(),
             applied: Vec::new(),
             seeded: None,
+            hints: None,
         };
         walk.run()?;
     }
@@ -200,6 +202,8 @@ struct Walk<'a, H: Host> {
     /// The seeded database, at the same revisions as the main one (None: made afresh when
     /// next needed).
     seeded: Option<Seeded>,
+    /// What the models say of text columns, asked of the host before the first seeding.
+    hints: Option<Arc<ModelHints>>,
 }
 
 impl<H: Host> Walk<'_, H> {
@@ -1151,6 +1155,14 @@ impl<H: Host> Walk<'_, H> {
     ) -> Result<(), DrillError> {
         let snapshot = snapshot.clone();
         let rows = self.options.rows_per_table;
+        let hints = match &self.hints {
+            Some(hints) => Arc::clone(hints),
+            None => {
+                let hints = Arc::new(self.host.model_hints()?);
+                self.hints = Some(Arc::clone(&hints));
+                hints
+            }
+        };
         let started = Instant::now();
         let phase = if existing.is_empty() {
             "seed (every table)"
@@ -1159,7 +1171,8 @@ impl<H: Host> Walk<'_, H> {
         };
         self.inspect(db, "seed", move |inspector| {
             Box::pin(async move {
-                let plan = crate::seed::plan(&snapshot, rows, &user_rows).keep_existing(existing);
+                let plan = crate::seed::plan_with(&snapshot, rows, &user_rows, &hints)
+                    .keep_existing(existing);
                 crate::seed::seed_connection(inspector, &snapshot, &plan).await?;
                 Ok(())
             })

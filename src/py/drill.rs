@@ -15,6 +15,7 @@ use crate::drill::{
     StepOutcome,
 };
 use crate::report::{DrillReport as CoreReport, to_junit, to_python_json};
+use crate::seed::ModelHints;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_drill, m)?)?;
@@ -127,6 +128,14 @@ impl Host for PyHost<'_> {
                     (None, reason) => ModelComparison::Unavailable(reason.unwrap_or_default()),
                 })
             });
+        result.map_err(HostError::caused_by)
+    }
+
+    fn model_hints(&mut self) -> Result<ModelHints, HostError> {
+        let result = self
+            .host
+            .call_method0("model_hints")
+            .and_then(|hints| pythonize::depythonize::<ModelHints>(&hints).map_err(PyErr::from));
         result.map_err(HostError::caused_by)
     }
 

@@ -32,6 +32,7 @@
 mod check_constraints;
 mod error;
 mod exec;
+mod hints;
 mod plan;
 mod types;
 mod values;
@@ -48,7 +49,8 @@ use sqlx::Connection as _;
 
 pub use error::{Result, SeedError};
 pub use exec::{seed_mysql, seed_postgres, seed_sqlite};
-pub use plan::plan;
+pub use hints::{ColumnHint, ModelHints};
+pub use plan::{plan, plan_with};
 
 use crate::engine::{Engine, redact_url};
 use crate::schema::{DbConnection, SchemaSnapshot, open_mysql, open_postgres, open_sqlite};

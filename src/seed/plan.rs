@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::check_constraints::{Rules, table_rules};
+use super::hints::{self, ColumnHint, ModelHints};
 use super::types::{Kind, parse};
 use super::values::{Gen, quote_array_element};
 use super::{Link, Row, RowRef, SeedPlan, TablePlan, UserRows, Value};
@@ -20,6 +21,16 @@ const SQLITE_RETRY_ROWID: i64 = 1_000_000;
 /// every table of the snapshot, parents before children. User rows for tables the snapshot
 /// does not have are planned last, as given, so that the database's refusal is reported.
 pub fn plan(snapshot: &SchemaSnapshot, rows_per_table: usize, user_rows: &UserRows) -> SeedPlan {
+    plan_with(snapshot, rows_per_table, user_rows, &ModelHints::new())
+}
+
+/// [`plan`], text columns following what the models say of them (see `hints.rs`).
+pub fn plan_with(
+    snapshot: &SchemaSnapshot,
+    rows_per_table: usize,
+    user_rows: &UserRows,
+    hints: &ModelHints,
+) -> SeedPlan {
     let order = order_tables(snapshot);
     let counts: BTreeMap<&str, usize> = snapshot
         .tables
@@ -35,6 +46,9 @@ pub fn plan(snapshot: &SchemaSnapshot, rows_per_table: usize, user_rows: &UserRo
     for name in &order.tables {
         let table = &snapshot.tables[name.as_str()];
         let mut planner = Planner::new(snapshot, name, table, &order, &referenced, &counts);
+        if let Some(hints) = hints.get(name.as_str()) {
+            planner.follow(hints);
+        }
         let given = user_rows.get(name.as_str()).map_or(&[][..], Vec::as_slice);
         tables.push(planner.plan(given, rows_per_table, &mut links));
     }
@@ -281,6 +295,15 @@ struct Planner<'a> {
 }
 
 impl<'a> Planner<'a> {
+    /// Text columns take what the models say of them.
+    fn follow(&mut self, hints: &BTreeMap<String, ColumnHint>) {
+        for column in &mut self.cols {
+            if let Some(hint) = hints.get(column.name) {
+                hints::apply(hint, &mut column.kind, &mut column.rules);
+            }
+        }
+    }
+
     fn new(
         snapshot: &'a SchemaSnapshot,
         name: &'a str,
