@@ -51,7 +51,7 @@ def generated(pytester: pytest.Pytester, *args: str) -> list[str]:
 def test_seed_rows_hook_rows_are_present_before_the_revision(pytester: pytest.Pytester) -> None:
     make_project(pytester)
     # Synthetic rows have distinct names: without the hook, the unique constraint holds.
-    clean = pytester.runpytest_subprocess("--alembic-drill", "-v", "-k", "data")
+    clean = pytester.runpytest_subprocess("--alembic-drill", "-v", "-k", "dependent")
     clean.stdout.fnmatch_lines(["*data-dependent-failure[[]b2b2b2b2b2b2[]] PASSED*"])
     pytester.makeconftest(
         """
@@ -61,7 +61,7 @@ def test_seed_rows_hook_rows_are_present_before_the_revision(pytester: pytest.Py
             return None
         """
     )
-    seeded = pytester.runpytest_subprocess("--alembic-drill", "-v", "-k", "data")
+    seeded = pytester.runpytest_subprocess("--alembic-drill", "-v", "-k", "dependent")
     seeded.stdout.fnmatch_lines(
         [
             "*data-dependent-failure[[]b2b2b2b2b2b2[]] FAILED*",

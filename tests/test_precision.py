@@ -104,7 +104,11 @@ def test_updates_that_do_not_converge_are_not_idempotent(
         update = update.replace("CONCAT(name, '-x')", "name || '-x'")
     base(project)
     project.add("bbb222", "aaa111", upgrade=f'op.execute("{update}")', downgrade="pass")
-    assert findings(project, server) == [("error", "not-idempotent", "bbb222")]
+    # The downgrade (`pass`) leaves the names as the upgrade made them: true too.
+    assert findings(project, server) == [
+        ("error", "downgrade-loses-data", "bbb222"),
+        ("error", "not-idempotent", "bbb222"),
+    ]
 
 
 def test_a_suffix_backfill_on_a_short_column_is_caught_not_hidden(
@@ -120,7 +124,11 @@ def test_a_suffix_backfill_on_a_short_column_is_caught_not_hidden(
         upgrade=f'op.execute("UPDATE users SET name = {append}")',
         downgrade="pass",
     )
-    assert findings(project, server) == [("error", "not-idempotent", "bbb222")]
+    # The downgrade (`pass`) leaves the names as the upgrade made them: true too.
+    assert findings(project, server) == [
+        ("error", "downgrade-loses-data", "bbb222"),
+        ("error", "not-idempotent", "bbb222"),
+    ]
 
 
 def test_copy_then_drop_in_one_revision_is_skipped_with_the_reason(
@@ -430,7 +438,12 @@ def test_a_default_spelled_another_way_is_no_trace(project: Project, server: Ser
         downgrade="with op.batch_alter_table('notes') as b:\n"
         "    b.add_column(sa.Column('map_index', sa.Integer, server_default='-1'))",
     )
-    assert findings(project, server) == []
+    # No trace: the schema is back. The rows' values are not (the column comes back
+    # holding its default), which the data checks rightly report.
+    assert findings(project, server) == [
+        ("error", "downgrade-loses-data", "bbb222"),
+        ("warning", "destroys-data", "bbb222"),
+    ]
 
 
 @pytest.mark.parametrize(
