@@ -275,7 +275,8 @@ class _Upgrade:
             "not-null-without-default",
             op,
             f"upgrade() adds NOT NULL column {_name(table)}.{_name(name)} without a server "
-            f"default{python_default}: it fails on a table that holds rows. Give it "
+            f"default{python_default}: it fails on a table that holds rows (MySQL and "
+            "MariaDB give those rows the type's implicit default, 0 or '', instead). Give it "
             "`server_default=...`, or add it nullable, backfill it, then set it NOT NULL",
         )
 
