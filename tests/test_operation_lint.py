@@ -142,6 +142,34 @@ def test_drops_that_lose_nothing_are_clean(project: Project, run_cli) -> None:
     assert found(run_cli, project) == []
 
 
+def test_what_an_upgrade_emptied_or_moved_unseen_is_clean(project: Project, run_cli) -> None:
+    """Precision seen on Airflow's and optuna's histories: a table emptied first holds no
+    rows; data work the tree cannot read (a helper, an ORM session, SQL built at run time)
+    may have copied a column before its drop; a type named without `existing_type` may be
+    a restatement."""
+    with_books(project)
+    project.add(
+        "bbb222",
+        "aaa111",
+        upgrade='op.execute("DELETE FROM books")\n'
+        'op.rename_table("books", "volumes")\n'
+        'op.add_column("volumes", sa.Column("isbn", sa.String(13), nullable=False))\n'
+        'op.drop_column("volumes", "price")',
+        downgrade='op.drop_column("volumes", "isbn")\nop.rename_table("volumes", "books")',
+    )
+    project.add(
+        "ccc333",
+        "bbb222",
+        upgrade="copy_titles(op.get_bind())\n"
+        'op.drop_column("volumes", "title")\n'
+        'op.alter_column("volumes", "isbn", type_=sa.String(13))',
+        downgrade='op.add_column("volumes", sa.Column("title", sa.String(50)))',
+    )
+    script = project.versions / "ccc333_rev.py"
+    script.write_text(script.read_text() + "\n\ndef copy_titles(bind):\n    pass\n")
+    assert found(run_cli, project) == [("rename-table", "bbb222", BODY + 1)]
+
+
 def test_an_ignore_comment_declares_a_finding_intended(project: Project, run_cli) -> None:
     with_books(project)
     project.add(

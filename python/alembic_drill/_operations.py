@@ -53,6 +53,12 @@ _CREATE_INDEX = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _UPDATE = re.compile(r"^UPDATE\s+(?:ONLY\s+)?([\w.\"`\[\]]+)", re.IGNORECASE)
+#: A statement that empties a table: what later operations do to it touches no rows.
+_EMPTIES = re.compile(
+    r"^(?:DELETE\s+FROM\s+(?:ONLY\s+)?([\w.\"`\[\]]+)\s*$"
+    r"|TRUNCATE\s+(?:TABLE\s+)?(?:ONLY\s+)?([\w.\"`\[\]]+))",
+    re.IGNORECASE,
+)
 #: What a statement makes or changes, which its reverse has to name: the object a CREATE
 #: makes, the column or constraint an ALTER TABLE adds, the table rows go into or out of.
 _CREATED_OBJECT = re.compile(
@@ -73,6 +79,14 @@ _SET_CLAUSE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _ASSIGNED = re.compile(r"([\w\"`\[\]]+)\s*=(?!=)")
+#: Calls that move rows through an ORM session: data work the tree cannot read.
+_ORM_DATA_WORK = {
+    "query",
+    "bulk_save_objects",
+    "bulk_insert_mappings",
+    "bulk_update_mappings",
+    "add_all",
+}
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Types whose widening (a longer length, or unbounded text) keeps every value and, on
 #: PostgreSQL, rewrites nothing.
@@ -94,9 +108,12 @@ def lint(
     if upgrade is None:
         return []
     names = _op_names(module)
+    helpers = {
+        n.name for n in module.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
     reader = _Upgrade(
-        ops=_operations(upgrade, names),
-        downgrade=_operations(downgrade, names) if downgrade is not None else [],
+        ops=_operations(upgrade, names, helpers),
+        downgrade=_operations(downgrade, names, helpers) if downgrade is not None else [],
         downgrade_strings=_strings(downgrade) if downgrade is not None else set(),
         downgrade_reverses=downgrade is not None and _does_work(downgrade),
         postgresql=dialect not in _NOT_POSTGRESQL,
@@ -169,12 +186,17 @@ class _Upgrade:
     downgrade_reverses: bool
     postgresql: bool
     created_tables: set[str] = field(default_factory=set)
+    #: Tables this upgrade emptied (``DELETE FROM t`` without WHERE, ``TRUNCATE``).
+    emptied_tables: set[str] = field(default_factory=set)
     #: (table, column) -> whether the column was added with a server default.
     added_columns: dict[tuple[str, str], bool] = field(default_factory=dict)
     #: Identifiers the upgrade's SQL named so far (a copy reads what a drop removes).
     sql_words: set[str] = field(default_factory=set)
     #: Tables an UPDATE (or SQL the tree cannot read) may have backfilled so far.
     backfilled: set[str | None] = field(default_factory=set)
+    #: Data work the tree cannot read ran so far (a helper of the script, an ORM
+    #: session, SQL built at run time): it may have copied or emptied anything.
+    opaque: bool = False
 
     def findings(self) -> Iterator[_Finding]:
         handlers = {
@@ -186,13 +208,22 @@ class _Upgrade:
             "alter_column": self._alter_column,
             "create_index": self._create_index,
             "execute": self._execute,
+            "helper": self._helper,
         }
         for op in self.ops:
             handler = handlers.get(op.method)
-            if handler is not None and (op.alembic or op.method == "execute"):
+            if handler is not None and (op.alembic or op.method in ("execute", "helper")):
                 yield from handler(op)
 
     # -- tables and columns -------------------------------------------------------------
+
+    def _helper(self, op: _Op) -> Iterator[_Finding]:
+        self._opaque()
+        return iter(())
+
+    def _opaque(self) -> None:
+        self.opaque = True
+        self.backfilled.add(None)
 
     def _create_table(self, op: _Op) -> Iterator[_Finding]:
         self._created(op.table())
@@ -200,8 +231,8 @@ class _Upgrade:
 
     def _drop_table(self, op: _Op) -> Iterator[_Finding]:
         table = op.table()
-        if self._is_new(table) or _norm(table) in self.sql_words:
-            return  # made here, or copied by this upgrade's SQL first
+        if self._is_empty(table) or _norm(table) in self.sql_words or self.opaque:
+            return  # made or emptied here, or (maybe) copied by this upgrade first
         yield _Finding(
             "drop-table",
             op,
@@ -214,10 +245,10 @@ class _Upgrade:
     def _drop_column(self, op: _Op) -> Iterator[_Finding]:
         table = op.table()
         column = _text(op.arg(1, "column_name"))
-        if self._is_new(table) or (_norm(table), _norm(column)) in self.added_columns:
+        if self._is_empty(table) or (_norm(table), _norm(column)) in self.added_columns:
             return
-        if column is not None and _norm(column) in self.sql_words:
-            return  # a copy-then-drop: this upgrade's SQL read the column first
+        if (column is not None and _norm(column) in self.sql_words) or self.opaque:
+            return  # a copy-then-drop: this upgrade read the column first (or may have)
         yield _Finding(
             "drop-column",
             op,
@@ -260,7 +291,12 @@ class _Upgrade:
         name = _text(column.args[0]) if column.args else _text(_keyword(column, "name"))
         has_default = _given(_keyword(column, "server_default"))
         self.added_columns[(_norm(table), _norm(name))] = has_default
-        if self._is_new(table) or has_default or not _is_false(_keyword(column, "nullable")):
+        if (
+            self._is_empty(table)
+            or self.opaque
+            or has_default
+            or not _is_false(_keyword(column, "nullable"))
+        ):
             return
         if any(
             _callee(a) in ("Computed", "Identity") for a in column.args if isinstance(a, ast.Call)
@@ -289,29 +325,36 @@ class _Upgrade:
         new_name = op.keyword("new_column_name")
         if _given(new_name):
             yield self._renamed_column(op, table, column, _text(new_name))
+        if self._is_empty(table):
+            return
         if _is_false(op.keyword("nullable")) and not self._filled(op, key):
             yield _Finding(
                 "not-null-without-default",
                 op,
                 f"upgrade() sets column {_name(table)}.{_name(column)} NOT NULL without "
-                "filling it first: it fails on a table where a row holds NULL there. "
+                "filling it first: if it could hold NULL until now, it fails on a table where "
+                "a row holds NULL there (if it already is NOT NULL, say so with "
+                "`existing_nullable=False`). "
                 'Backfill it in the same upgrade (`op.execute("UPDATE ... SET '
                 f'{column or "column"} = ... WHERE {column or "column"} IS NULL")`) before '
                 "this line, or give `server_default=...`",
             )
         type_ = op.keyword("type_")
+        existing = op.keyword("existing_type")
         if (
             type_ is not None
-            and _given(type_)
+            and existing is not None
+            and ast.dump(type_) != ast.dump(existing)
             and key not in self.added_columns
-            and not _widens(type_, op.keyword("existing_type"))
+            and not _widens(type_, existing)
         ):
             yield _Finding(
                 "type-change",
                 op,
-                f"upgrade() changes the type of column {_name(table)}.{_name(column)} to "
-                f"{_source(type_)}: existing values are converted (a value that does not fit "
-                "fails the upgrade or is cut, and downgrade() must convert back), and "
+                f"upgrade() changes the type of column {_name(table)}.{_name(column)} from "
+                f"{_source(existing)} to {_source(type_)}: existing values are converted "
+                "(a value that does not fit fails the upgrade or is cut, and downgrade() "
+                "must convert back), and "
                 "PostgreSQL and MySQL rewrite the table under a lock for most changes. "
                 "Check the values on a copy of production, give `postgresql_using=` where "
                 "the cast is not implicit, or add a new column and move the values over; "
@@ -342,7 +385,7 @@ class _Upgrade:
 
     def _create_index(self, op: _Op) -> Iterator[_Finding]:
         table = op.table(1)
-        if not self.postgresql or self._is_new(table):
+        if not self.postgresql or self._is_empty(table):
             return
         if _is_true(op.keyword("postgresql_concurrently")):
             return
@@ -365,9 +408,12 @@ class _Upgrade:
     # -- raw SQL ------------------------------------------------------------------------
 
     def _execute(self, op: _Op) -> Iterator[_Finding]:
-        sql = _sql(op.call.args[0] if op.call.args else op.keyword("sqltext"))
+        argument = op.call.args[0] if op.call.args else op.keyword("sqltext")
+        sql = _sql(argument)
         if sql is None:
-            self.backfilled.add(None)  # SQL the tree cannot read may fill anything
+            self._opaque()
+            # An f-string's constant parts still name what it reads (a copy's source).
+            self.sql_words |= {w.lower() for w in _WORD.findall(_constant_parts(argument))}
             return
         for statement in _statements(sql):
             yield from self._statement(op, statement)
@@ -393,7 +439,7 @@ class _Upgrade:
             dropped = _DROP_TABLE.match(sql)
             if dropped:
                 table = _unquote(dropped.group(1))
-                if not self._is_new(table) and table not in self.sql_words:
+                if not self._is_empty(table) and table not in self.sql_words:
                     yield _Finding(
                         "drop-table",
                         op,
@@ -403,6 +449,9 @@ class _Upgrade:
                         "`# alembic-drill: ignore[drop-table]` on this line",
                     )
                 return
+            emptied = _EMPTIES.match(sql)
+            if emptied:
+                self.emptied_tables.add(_unquote(emptied.group(1) or emptied.group(2)))
             created = _CREATE_TABLE.match(sql)
             if created:
                 self._created(_unquote(created.group(1)))
@@ -412,7 +461,7 @@ class _Upgrade:
             index = _CREATE_INDEX.match(sql)
             if index and not index.group(1) and self.postgresql:
                 table = _unquote(index.group(2))
-                if not self._is_new(table):
+                if not self._is_empty(table):
                     yield self._blocking_index(op, None, table)
             if first in _CHANGING_SQL and not self._reverses(_subject(sql) or words):
                 yield _Finding(
@@ -456,9 +505,15 @@ class _Upgrade:
     def _renamed(self, old: str | None, new: str | None) -> None:
         if _norm(old) in self.created_tables:
             self._created(new)
+        if _norm(old) in self.emptied_tables and new is not None:
+            self.emptied_tables.add(_norm(new))
 
     def _is_new(self, table: str | None) -> bool:
         return table is not None and _norm(table) in self.created_tables
+
+    def _is_empty(self, table: str | None) -> bool:
+        """Whether ``table`` holds no rows here: created or emptied by this upgrade."""
+        return self._is_new(table) or (table is not None and _norm(table) in self.emptied_tables)
 
     def _filled(self, op: _Op, key: tuple[str, str]) -> bool:
         """Whether nothing can be NULL when ``op`` sets the column NOT NULL."""
@@ -481,12 +536,22 @@ def _op_names(module: ast.Module) -> set[str]:
     return names
 
 
-def _operations(function: ast.FunctionDef | ast.AsyncFunctionDef, op_names: set[str]) -> list[_Op]:
-    """The function's operation calls in source order. Helpers defined inside it are not
-    followed: whether they run is not known."""
+def _operations(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, op_names: set[str], helpers: set[str]
+) -> list[_Op]:
+    """The function's operation calls in source order. Calls of the module's own
+    functions are ``helper`` operations: what they do is not followed, only that they
+    may fill columns."""
     found: list[_Op] = []
     for statement in function.body:
         _visit(statement, op_names, {}, found)
+    found.extend(
+        _Op("helper", node, alembic=False)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in helpers
+    )
     found.sort(key=lambda o: (o.call.lineno, o.call.col_offset))
     return found
 
@@ -528,6 +593,8 @@ def _operation(call: ast.Call, op_names: set[str], batches: dict[str, str | None
         return _Op(func.attr, call)
     if isinstance(receiver, ast.Name) and receiver.id in batches:
         return _Op(func.attr, call, batch_table=batches[receiver.id], in_batch=True)
+    if func.attr in _ORM_DATA_WORK:
+        return _Op("helper", call, alembic=False)
     if func.attr == "execute":  # a connection's: op.get_bind().execute(...), conn.execute
         return _Op("execute", call, alembic=False)
     if func.attr in ("create", "drop") and isinstance(receiver, ast.Call):
@@ -588,6 +655,17 @@ def _sql(node: ast.expr | None) -> str | None:
     if isinstance(node, ast.Call) and _callee(node) == "text" and node.args:
         node = node.args[0]
     return _text(node)
+
+
+def _constant_parts(node: ast.expr | None) -> str:
+    """The literal text of an f-string (also inside ``text(f"...")``), else ''."""
+    if isinstance(node, ast.Call) and _callee(node) == "text" and node.args:
+        node = node.args[0]
+    if not isinstance(node, ast.JoinedStr):
+        return ""
+    return " ".join(
+        v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)
+    )
 
 
 def _statements(sql: str) -> list[str]:
