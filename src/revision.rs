@@ -32,6 +32,24 @@ pub struct FunctionInfo {
     /// A comment inside it says why it is as it is (a deliberate no-op).
     #[serde(default)]
     pub explained: bool,
+    /// Check ids its `# alembic-drill: ignore[...]` comments name (on the `def` line or
+    /// on an operation's lines): what the author declared intended in this function.
+    #[serde(default)]
+    pub ignores: Vec<String>,
+}
+
+/// One finding of the operation lint, read from the syntax tree of `upgrade()` and
+/// `downgrade()` by the loader (`_operations.py`), not yet declared intended by an
+/// `ignore` comment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationNote {
+    /// The static check id, e.g. `drop-column` (a `StaticCheck` the graph checks parse).
+    pub check: String,
+    /// 1-based line of the operation.
+    #[serde(default)]
+    pub line: Option<u32>,
+    /// What the operation does to a database and what to do about it.
+    pub message: String,
 }
 
 /// One revision script as loaded by the interpreter.
@@ -65,6 +83,9 @@ pub struct RevisionMeta {
     pub upgrade: FunctionInfo,
     #[serde(default)]
     pub downgrade: FunctionInfo,
+    /// What the operation lint found in the two functions.
+    #[serde(default)]
+    pub operations: Vec<OperationNote>,
 }
 
 impl RevisionMeta {

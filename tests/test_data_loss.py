@@ -157,3 +157,22 @@ def test_a_declared_irreversible_revision_is_not_judged(project: Project, server
         if r["check"] == "downgrade-loses-data" and r["revision"] == "bbb222"
     ]
     assert "declared irreversible" in run["skipped"]
+
+
+def test_a_drop_declared_intended_in_the_script_is_info(project: Project, server: Server) -> None:
+    """The `ignore` comment that silences the static drop-column warning declares the
+    dynamic destroys-data finding intended too."""
+    base(project)
+    project.add(
+        "bbb222",
+        "aaa111",
+        upgrade="with op.batch_alter_table('notes') as b:\n"
+        "    b.drop_column('body')  # alembic-drill: ignore[drop-column]",
+        downgrade=ADD_BODY_BACK,
+    )
+    report = check(project, server)
+    assert found(report) == [
+        ("error", "downgrade-loses-data", "bbb222"),
+        ("info", "destroys-data", "bbb222"),
+    ]
+    assert "declared intended in the script" in message(report, "destroys-data")

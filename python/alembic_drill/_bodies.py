@@ -9,6 +9,7 @@ import ast
 import io
 import re
 import tokenize
+from collections.abc import Collection
 
 #: ``op`` calls that change data, not the schema (or read the context).
 _DATA_OPERATIONS = {"execute", "get_bind", "bulk_insert", "get_context", "inline_literal", "f"}
@@ -62,21 +63,19 @@ def data_only(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     return operations > 0
 
 
-def comment_lines(source: bytes) -> set[int]:
-    """Lines of ``source`` that hold a comment."""
-    lines: set[int] = set()
+def comments(source: bytes) -> dict[int, str]:
+    """The comments of ``source``, by line."""
+    found: dict[int, str] = {}
     try:
         for token in tokenize.tokenize(io.BytesIO(source).readline):
             if token.type == tokenize.COMMENT:
-                lines.add(token.start[0])
+                found[token.start[0]] = token.string
     except (tokenize.TokenError, SyntaxError):
         pass
-    return lines
+    return found
 
 
-def explained(
-    node: ast.FunctionDef | ast.AsyncFunctionDef, comments: frozenset[int] | set[int]
-) -> bool:
+def explained(node: ast.FunctionDef | ast.AsyncFunctionDef, comments: Collection[int]) -> bool:
     """Whether a comment inside the function says why it is as it is (a generated
     docstring does not count)."""
     end = node.end_lineno or node.lineno

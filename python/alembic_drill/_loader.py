@@ -19,11 +19,12 @@ import importlib.util
 import os
 import re
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from alembic_drill import _bodies
+from alembic_drill import _bodies, _ignores, _operations
 from alembic_drill._core import ConfigError
 from alembic_drill._project import Project, find_project
 
@@ -44,6 +45,7 @@ def load_project(path: str | None) -> dict[str, Any]:
     """
     project = find_project(path)
     script = _script_directory(project)
+    dialect = _dialect(project)
     locations = [Path(p) for p in script._version_locations]
     sourceless = bool(getattr(script, "sourceless", False))
     recursive = bool(getattr(script, "recursive_version_locations", False))
@@ -60,7 +62,7 @@ def load_project(path: str | None) -> dict[str, Any]:
                 continue
             seen.add(real)
             try:
-                loaded = _load_script(real, sourceless)
+                loaded = _load_script(real, dialect)
             except _ScriptFailure as failure:
                 errors.append({"path": str(real), "line": failure.line, "message": str(failure)})
                 continue
@@ -119,10 +121,22 @@ class _ScriptFailure(Exception):
         self.line = line
 
 
-def _load_script(path: Path, sourceless: bool) -> dict[str, Any] | None:
+def _dialect(project: Project) -> str | None:
+    """The dialect of the project's ``sqlalchemy.url`` (``postgresql``, ``sqlite``...),
+    None when it names none; the URL itself (and its password) goes no further."""
+    try:
+        url = project.sqlalchemy_url()
+    except ConfigError:
+        return None
+    if not url or "://" not in url:
+        return None
+    return url.split("://", 1)[0].split("+", 1)[0].lower() or None
+
+
+def _load_script(path: Path, dialect: str | None) -> dict[str, Any] | None:
     if path.suffix != ".py":
         module = _exec_compiled(path)
-        return _describe(module, path, None)
+        return _describe(module, path, None, dialect)
     try:
         source = path.read_bytes()
     except OSError as exc:
@@ -145,7 +159,7 @@ def _load_script(path: Path, sourceless: bool) -> dict[str, Any] | None:
         raise
     except BaseException as exc:  # SystemExit included: a script must never end our run
         raise _ScriptFailure(_describe_exception(exc), _line_in(exc, path)) from None
-    return _describe(module, path, tree, _bodies.comment_lines(source))
+    return _describe(module, path, tree, dialect, _bodies.comments(source))
 
 
 def _new_module(path: Path) -> ModuleType:
@@ -185,8 +199,10 @@ def _describe(
     module: ModuleType,
     path: Path,
     tree: ast.Module | None,
-    comments: frozenset[int] | set[int] = frozenset(),
+    dialect: str | None,
+    comments: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
+    comments = comments or {}
     lines = _assignment_lines(tree) if tree is not None else {}
     revision = getattr(module, "revision", None)
     if revision is None:
@@ -202,6 +218,14 @@ def _describe(
         )
 
     functions = _functions(tree) if tree is not None else {}
+    ignored = _ignores.ignored_by_line(comments)
+    operations = (
+        _operations.lint(
+            tree, functions.get("upgrade"), functions.get("downgrade"), ignored, dialect
+        )
+        if tree is not None
+        else []
+    )
     return {
         "id": revision,
         "down_revisions": _id_list(module, "down_revision", lines),
@@ -212,8 +236,9 @@ def _describe(
         "revision_line": lines.get("revision"),
         "down_revision_line": lines.get("down_revision"),
         "depends_on_line": lines.get("depends_on"),
-        "upgrade": _function_info(module, "upgrade", functions, comments),
-        "downgrade": _function_info(module, "downgrade", functions, comments),
+        "upgrade": _function_info(module, "upgrade", functions, comments, ignored),
+        "downgrade": _function_info(module, "downgrade", functions, comments, ignored),
+        "operations": operations,
     }
 
 
@@ -258,7 +283,8 @@ def _function_info(
     module: ModuleType,
     name: str,
     functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef],
-    comments: frozenset[int] | set[int],
+    comments: Mapping[int, str],
+    ignored: Mapping[int, frozenset[str]],
 ) -> dict[str, Any]:
     if not callable(getattr(module, name, None)):
         return {"kind": "missing", "line": None}
@@ -270,6 +296,7 @@ def _function_info(
         "line": node.lineno,
         "data_only": _bodies.data_only(node),
         "explained": _bodies.explained(node, comments),
+        "ignores": _ignores.in_function(node, ignored),
     }
 
 

@@ -119,21 +119,58 @@ pub fn run_drill<H: Host>(
         };
         walk.run()?;
     }
-    accept(&mut report, options);
+    tell_drops_once(&mut report);
+    accept(&mut report, history, options);
     report.seconds = started.elapsed().as_secs_f64();
     report.finish();
     Ok(report)
 }
 
-/// Findings the revisions accept (`DrillOptions::accept`) become info, with the reason.
-fn accept(report: &mut DrillReport, options: &DrillOptions) {
+/// A drop whose lost values the walk saw (`destroys-data`) is told by that finding alone:
+/// the static `drop-column` / `drop-table` warnings of the same revision are left out.
+fn tell_drops_once(report: &mut DrillReport) {
+    let destroyed: BTreeSet<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.check == Check::DestroysData.id())
+        .filter_map(|f| f.revision.clone())
+        .collect();
+    let told_again = [StaticCheck::DropColumn.id(), StaticCheck::DropTable.id()];
+    report.findings.retain(|f| {
+        !(told_again.contains(&f.check.as_str())
+            && f.revision.as_ref().is_some_and(|r| destroyed.contains(r)))
+    });
+}
+
+/// Findings the revisions accept become info, with the reason: in the settings
+/// (`DrillOptions::accept`), or in the script by an `# alembic-drill: ignore[...]` comment
+/// in `upgrade()` or `downgrade()` (for `destroys-data`, one naming the drop is enough).
+fn accept(report: &mut DrillReport, history: &History, options: &DrillOptions) {
     for finding in &mut report.findings {
-        let Some(revision) = finding.revision.as_deref() else {
+        let Some(revision) = finding.revision.clone() else {
             continue;
         };
-        if let Some(why) = options.accepted(revision, &finding.check) {
+        let why = options
+            .accepted(&revision, &finding.check)
+            .map(|why| format!("accepted for {revision}: {why}"))
+            .or_else(|| {
+                let meta = history.graph.get(&revision)?;
+                let declared = |id: &str| {
+                    meta.upgrade
+                        .ignores
+                        .iter()
+                        .chain(&meta.downgrade.ignores)
+                        .any(|i| i == id)
+                };
+                let drop_ids = [StaticCheck::DropColumn.id(), StaticCheck::DropTable.id()];
+                let named = declared(&finding.check)
+                    || (finding.check == Check::DestroysData.id()
+                        && drop_ids.iter().any(|id| declared(id)));
+                named.then(|| "declared intended in the script (alembic-drill: ignore)".to_owned())
+            });
+        if let Some(why) = why {
             finding.severity = Severity::Info;
-            finding.message = format!("{} (accepted for {revision}: {why})", finding.message);
+            finding.message = format!("{} ({why})", finding.message);
         }
     }
 }

@@ -50,6 +50,7 @@ pub(super) fn run(g: &RevisionGraph) -> Vec<Finding> {
     // Duplicate files are real scripts someone will keep or rename: check them too.
     for meta in g.revisions.iter().chain(&g.duplicates) {
         script_functions(meta, &mut out);
+        operations(meta, &mut out);
     }
     sort_findings(&mut out);
     out
@@ -567,6 +568,22 @@ fn script_functions(meta: &RevisionMeta, out: &mut Vec<Finding>) {
     }
 }
 
+/// The operation lint's findings, which the loader read from the script's syntax tree
+/// (`_operations.py`): here they get their check's severity, revision and file.
+fn operations(meta: &RevisionMeta, out: &mut Vec<Finding>) {
+    for note in &meta.operations {
+        match note.check.parse::<StaticCheck>() {
+            Ok(check) if check.is_operation() => {
+                out.push(finding(check, meta, note.line, note.message.clone()));
+            }
+            // The loader and this core ship together: another id is a bug in one of them,
+            // which the tests must catch; a user's run leaves the note out.
+            _ if cfg!(debug_assertions) => panic!("not an operation check: {}", note.check),
+            _ => {}
+        }
+    }
+}
+
 fn finding(check: StaticCheck, meta: &RevisionMeta, line: Option<u32>, message: String) -> Finding {
     finding_as(check, check.severity(), meta, line, message)
 }
@@ -602,6 +619,7 @@ mod tests {
     use super::super::testutil::*;
     use super::*;
     use crate::finding::Severity;
+    use crate::revision::OperationNote;
 
     fn check(revisions: Vec<RevisionMeta>) -> Vec<Finding> {
         RevisionGraph::build(revisions).check()
@@ -984,6 +1002,43 @@ mod tests {
         let m = merged.pop().unwrap();
         merged.push(bodies(m, Implemented, Stub));
         assert!(check(merged).is_empty());
+    }
+
+    #[test]
+    fn operation_notes_become_findings_with_their_checks_severity() {
+        let mut meta = rev("a", &[]);
+        meta.operations = vec![
+            OperationNote {
+                check: "drop-column".into(),
+                line: Some(22),
+                message: "upgrade() drops column t.c".into(),
+            },
+            OperationNote {
+                check: "index-without-concurrently".into(),
+                line: Some(23),
+                message: "upgrade() creates index ix".into(),
+            },
+        ];
+        let found = check(vec![meta]);
+        assert_eq!(codes(&found), ["drop-column", "index-without-concurrently"]);
+        assert_eq!(found[0].severity, Severity::Warning);
+        assert_eq!(found[0].line, Some(22));
+        assert_eq!(found[0].revision.as_deref(), Some("a"));
+        assert_eq!(found[0].path.as_deref(), Some("versions/a.py"));
+        assert_eq!(found[0].message, "upgrade() drops column t.c");
+        assert_eq!(found[1].severity, Severity::Info);
+    }
+
+    #[test]
+    #[should_panic(expected = "not an operation check: multiple-heads")]
+    fn a_note_naming_another_check_is_a_bug() {
+        let mut meta = rev("a", &[]);
+        meta.operations = vec![OperationNote {
+            check: "multiple-heads".into(),
+            line: None,
+            message: String::new(),
+        }];
+        check(vec![meta]);
     }
 
     #[test]

@@ -25,11 +25,20 @@ pub enum StaticCheck {
     StubUpgrade,
     Irreversible,
     ScriptError,
+    DropColumn,
+    DropTable,
+    RenameColumn,
+    RenameTable,
+    NotNullWithoutDefault,
+    EnumValueAdded,
+    RawSqlWithoutReverse,
+    IndexWithoutConcurrently,
+    TypeChange,
 }
 
 impl StaticCheck {
     /// Every static check, in the order `lint` documents them.
-    pub const ALL: [StaticCheck; 10] = [
+    pub const ALL: [StaticCheck; 19] = [
         StaticCheck::MultipleHeads,
         StaticCheck::MultipleBases,
         StaticCheck::MissingParent,
@@ -40,6 +49,15 @@ impl StaticCheck {
         StaticCheck::StubUpgrade,
         StaticCheck::Irreversible,
         StaticCheck::ScriptError,
+        StaticCheck::DropColumn,
+        StaticCheck::DropTable,
+        StaticCheck::RenameColumn,
+        StaticCheck::RenameTable,
+        StaticCheck::NotNullWithoutDefault,
+        StaticCheck::EnumValueAdded,
+        StaticCheck::RawSqlWithoutReverse,
+        StaticCheck::IndexWithoutConcurrently,
+        StaticCheck::TypeChange,
     ];
 
     /// The stable id findings and settings use (the serde name).
@@ -55,16 +73,62 @@ impl StaticCheck {
             StaticCheck::StubUpgrade => "stub-upgrade",
             StaticCheck::Irreversible => "irreversible",
             StaticCheck::ScriptError => "script-error",
+            StaticCheck::DropColumn => "drop-column",
+            StaticCheck::DropTable => "drop-table",
+            StaticCheck::RenameColumn => "rename-column",
+            StaticCheck::RenameTable => "rename-table",
+            StaticCheck::NotNullWithoutDefault => "not-null-without-default",
+            StaticCheck::EnumValueAdded => "enum-value-added",
+            StaticCheck::RawSqlWithoutReverse => "raw-sql-without-reverse",
+            StaticCheck::IndexWithoutConcurrently => "index-without-concurrently",
+            StaticCheck::TypeChange => "type-change",
         }
     }
 
     /// The severity of this check's findings.
+    ///
+    /// The operation checks are never errors: what they find can be intended (a drop, a
+    /// rename), and whether it hurts depends on the rows and the traffic of the user's
+    /// database, which a script cannot show. `index-without-concurrently` is only advice:
+    /// the lock it warns of matters on PostgreSQL, for large tables in use.
     pub const fn severity(self) -> Severity {
         match self {
-            StaticCheck::MultipleBases | StaticCheck::StubUpgrade => Severity::Warning,
-            StaticCheck::Irreversible => Severity::Info,
-            _ => Severity::Error,
+            StaticCheck::MultipleBases
+            | StaticCheck::StubUpgrade
+            | StaticCheck::DropColumn
+            | StaticCheck::DropTable
+            | StaticCheck::RenameColumn
+            | StaticCheck::RenameTable
+            | StaticCheck::NotNullWithoutDefault
+            | StaticCheck::EnumValueAdded
+            | StaticCheck::RawSqlWithoutReverse
+            | StaticCheck::TypeChange => Severity::Warning,
+            StaticCheck::Irreversible | StaticCheck::IndexWithoutConcurrently => Severity::Info,
+            StaticCheck::MultipleHeads
+            | StaticCheck::MissingParent
+            | StaticCheck::Cycle
+            | StaticCheck::DuplicateRevision
+            | StaticCheck::DuplicateBranchLabel
+            | StaticCheck::StubDowngrade
+            | StaticCheck::ScriptError => Severity::Error,
         }
+    }
+
+    /// True for the checks that read a script's operations (`op.*` calls), reported by
+    /// the loader and carried in [`crate::revision::OperationNote`].
+    pub const fn is_operation(self) -> bool {
+        matches!(
+            self,
+            StaticCheck::DropColumn
+                | StaticCheck::DropTable
+                | StaticCheck::RenameColumn
+                | StaticCheck::RenameTable
+                | StaticCheck::NotNullWithoutDefault
+                | StaticCheck::EnumValueAdded
+                | StaticCheck::RawSqlWithoutReverse
+                | StaticCheck::IndexWithoutConcurrently
+                | StaticCheck::TypeChange
+        )
     }
 
     /// True when Alembic itself cannot load a history with this finding: no step could
@@ -122,5 +186,23 @@ mod tests {
         assert_eq!(error.given, "multiple-head");
         assert!(error.to_string().contains("multiple-heads, multiple-bases"));
         assert!(serde_json::from_str::<StaticCheck>("\"stub\"").is_err());
+    }
+
+    #[test]
+    fn operation_checks_are_never_errors() {
+        let operations: Vec<StaticCheck> = StaticCheck::ALL
+            .into_iter()
+            .filter(|c| c.is_operation())
+            .collect();
+        assert_eq!(operations.len(), 9);
+        for check in operations {
+            assert_ne!(check.severity(), Severity::Error, "{check}");
+            assert!(!check.is_structural(), "{check}");
+        }
+        assert_eq!(StaticCheck::DropColumn.severity(), Severity::Warning);
+        assert_eq!(
+            StaticCheck::IndexWithoutConcurrently.severity(),
+            Severity::Info
+        );
     }
 }
