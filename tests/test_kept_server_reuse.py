@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from drill_support import drill_project
-from servers_support import need_binaries
+from servers_support import PG_IMAGE, docker_containers, need_binaries, need_image, private_spec
 from test_hangs_and_signals import (
     blocking_project,
     drill_databases,
@@ -174,6 +174,24 @@ def test_the_api_without_keep_leaves_a_kept_server_running(tmp_path: Path) -> No
             assert drill_databases(again) == []
     finally:
         stop_kept_servers(spec)
+
+
+def test_a_kept_container_is_used_without_keep_and_left_running() -> None:
+    need_image(PG_IMAGE)
+    with private_spec(f"docker:{PG_IMAGE}") as spec:
+        try:
+            started = cli("db", "start", "--database", spec)
+            assert started.returncode == 0, started.stderr
+            (container,) = docker_containers(f"dev.alembic-drill.spec={spec}")
+            with Server(spec) as borrowed:
+                assert borrowed.reused and "reused" in borrowed.description
+                borrowed.create_database()
+            assert docker_containers(f"dev.alembic-drill.spec={spec}") == [container]
+            with Server(spec) as again:
+                assert again.reused and drill_databases(again) == []
+        finally:
+            stop_kept_servers(spec)
+        assert docker_containers(f"dev.alembic-drill.spec={spec}") == []
 
 
 PLUGIN_TESTS = """
