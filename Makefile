@@ -6,7 +6,7 @@ PYTEST_FLAGS ?=
 PIP := $(VENV)/bin/pip
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test test-rust test-python lint fmt bench bench-peers clean
+.PHONY: help dev test test-rust test-python lint fmt bench bench-long bench-peers clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ bench: dev ## benchmarks: lint vs Alembic, servers (ready/create/clone), the cor
 	bash bench/core.sh
 	$(PY) bench/check_vs_floor.py
 	$(PY) bench/fixture_cost.py
+
+bench-long: dev ## check on 250-2,000-revision histories on local PostgreSQL: peak memory and time per revision (about 15 min): bench/results/long-history.md
+	$(PY) bench/long_history.py --out bench/results/long-history.md
 
 bench-peers: dev ## alembic-drill check against its peers (pytest-alembic, pytest-mrt, a hand-written suite, the floor): bench/results/peers.{md,png}
 	$(PY) bench/peers.py --engines postgresql

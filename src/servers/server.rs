@@ -25,7 +25,8 @@ mod owners;
 /// How to start a server.
 #[derive(Debug, Clone)]
 pub struct StartOptions {
-    /// Keep the server alive after `stop()`, for the next run to reuse.
+    /// Keep the server alive after `stop()`, for the next run to reuse. Without it a
+    /// kept server of the same spec is still used when one runs (and left running).
     pub keep: bool,
     pub startup_timeout: Duration,
     /// The project's configured SQLAlchemy URL or dialect name, for `auto`.
@@ -69,8 +70,6 @@ pub struct Server {
     admin: AdminPool,
     /// Why `auto` chose this server; None when the spec was explicit.
     reason: Option<String>,
-    /// Left running by `stop()` for the next run (`keep`).
-    keep: bool,
     created: Mutex<Vec<String>>,
     counter: AtomicU32,
 }
@@ -126,7 +125,6 @@ impl Server {
             endpoint,
             admin,
             reason: None,
-            keep: options.keep && !matches!(spec, DatabaseSpec::Sqlite),
             created: Mutex::new(Vec::new()),
             counter: AtomicU32::new(0),
         })
@@ -154,6 +152,19 @@ impl Server {
         match &self.kind {
             Some(Kind::Container(c)) => c.reused(),
             Some(Kind::Local(l)) => l.reused(),
+            _ => false,
+        }
+    }
+
+    /// A server that outlives this object and that other runs may use at the same time:
+    /// one given by URL, or a kept one (started with `keep`, or reused). Its databases
+    /// carry their owner, this object drops its own when it stops, and what a killed
+    /// run left there is reclaimed by the next run (never a live run's).
+    pub(super) fn shared(&self) -> bool {
+        match &self.kind {
+            Some(Kind::External) => true,
+            Some(Kind::Container(c)) => c.kept(),
+            Some(Kind::Local(l)) => l.kept(),
             _ => false,
         }
     }
@@ -290,7 +301,7 @@ impl Server {
             return Ok(());
         }
         // A server that goes on running must not keep this run's databases.
-        if matches!(self.kind, Some(Kind::External)) || self.keep {
+        if self.shared() {
             for name in self.created_databases() {
                 self.drop_database(&name).await?;
             }

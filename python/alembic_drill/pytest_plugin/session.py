@@ -167,7 +167,12 @@ class DrillSession:
                 self.runner.migrate(template.url, "upgrade", revision)
                 # Clones need the template without sessions.
                 self.runner.release(template.url)
-            server.keep_database(template)
+            if self.options.keep_server:
+                # Left for the next run (its name changes with the history); otherwise
+                # dropped with the session's other databases, so that a kept server
+                # this run only borrowed (`db start`, or the xdist workers' shared one)
+                # is left as it was found.
+                server.keep_database(template)
             self._templates[revision] = template
         return self._templates[revision]
 

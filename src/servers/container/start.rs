@@ -63,11 +63,17 @@ pub(super) struct Plan<'a> {
 
 pub(super) async fn start_planned(plan: &Plan<'_>) -> Result<ContainerServer> {
     let options = plan.options;
-    let keep_name = options
-        .keep
-        .then(|| keep_name(options, &plan.recipe, &plan.reach));
+    let kept_name = keep_name(options, &plan.recipe, &plan.reach);
+    let keep_name = options.keep.then(|| kept_name.clone());
     if let Some(name) = &keep_name
         && let Some(server) = attach(plan, name).await?
+    {
+        return Ok(server);
+    }
+    // A run that does not keep its server still uses the running kept container of the
+    // same options (`db start`), and leaves it running; a stopped one is left alone.
+    if !options.keep
+        && let Some(server) = attach_running(plan, &kept_name).await?
     {
         return Ok(server);
     }
@@ -284,6 +290,25 @@ async fn create_and_start(
         keep: options.keep,
         reused: false,
     })
+}
+
+/// Attaches to the kept container `name` only while it runs: `Ok(None)` when there is
+/// none, when it is stopped, or when a container of that name is not alembic-drill's.
+async fn attach_running(plan: &Plan<'_>, name: &str) -> Result<Option<ContainerServer>> {
+    let Some(inspected) = inspect_optional(plan.docker, name).await? else {
+        return Ok(None);
+    };
+    let labels = inspected
+        .config
+        .as_ref()
+        .and_then(|config| config.labels.clone())
+        .unwrap_or_default();
+    let ours = labels.get(LABEL_MANAGED).map(String::as_str) == Some("true")
+        && labels.get(LABEL_KEEP).map(String::as_str) == Some("true");
+    if !ours || status(&inspected) != Some(ContainerStateStatusEnum::RUNNING) {
+        return Ok(None);
+    }
+    attach(plan, name).await
 }
 
 /// Attaches to the kept container `name`: `Ok(None)` when there is none.

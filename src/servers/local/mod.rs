@@ -361,16 +361,21 @@ async fn start_in(root: &StateRoot, options: &LocalOptions, knobs: &Knobs) -> Re
     let dir = if options.keep {
         _keep_lock = Some(process::lock(&root.keep_lock(flavour), LOCK_WAIT).await?);
         let dir = root.keep_dir(flavour);
-        if dir.exists() {
-            let record = state::read_record(&dir);
-            if let Some(server) = reuse(&dir, record.as_ref(), flavour).await {
-                return Ok(server);
-            }
-            // A kept server that died (a reboot) or does not answer: start afresh.
-            state::destroy(&dir, record.as_ref()).await?;
+        if let Some(server) = reuse_kept(&dir, flavour).await? {
+            return Ok(server);
         }
         dir
     } else {
+        // A run that does not keep its server still uses the one `db start` keeps for
+        // this flavour (and leaves it running); under the lock, so that a kept server
+        // another process is starting right now is waited for, not taken for dead.
+        let dir = root.keep_dir(flavour);
+        if dir.exists() {
+            let _lock = process::lock(&root.keep_lock(flavour), LOCK_WAIT).await?;
+            if let Some(server) = reuse_kept(&dir, flavour).await? {
+                return Ok(server);
+            }
+        }
         root.servers.join(format!(
             "local-{}-{}",
             flavour.as_str(),
@@ -483,14 +488,49 @@ async fn start_in(root: &StateRoot, options: &LocalOptions, knobs: &Knobs) -> Re
     Err(ServerError::PortTaken { port })
 }
 
+/// The kept server of `dir` to reuse, if one runs there. What a kept server that died left
+/// (a reboot, a killed server) is removed, and None says to start afresh: its port may
+/// belong to someone else by now, so it is never tried. A kept server that runs but does
+/// not accept its login is refused with one line, never stopped: other runs may be using
+/// it (a login that times out on a loaded machine is no proof of death).
+async fn reuse_kept(dir: &Path, flavour: Flavour) -> Result<Option<LocalServer>> {
+    if !dir.exists() {
+        return Ok(None);
+    }
+    let record = state::read_record(dir);
+    let Some(pid) = state::server_pid_of(dir, record.as_ref()) else {
+        state::destroy(dir, record.as_ref()).await?;
+        eprintln!(
+            "alembic-drill: the kept local {} server was gone (its process ended); removed \
+             what it left and starting a new one",
+            flavour.as_str()
+        );
+        return Ok(None);
+    };
+    if let Some(server) = reuse(dir, record.as_ref(), flavour, pid).await {
+        return Ok(Some(server));
+    }
+    Err(ServerError::Other(format!(
+        "the kept local {} server (pid {pid}, {}) runs but does not accept alembic-drill's \
+         login; stop it with `alembic-drill db stop --database local:{}` and try again",
+        flavour.as_str(),
+        dir.display(),
+        flavour.as_str()
+    )))
+}
+
 /// The running kept server of `dir`, if it is ours to reuse and accepts its login.
-async fn reuse(dir: &Path, record: Option<&ServerRecord>, flavour: Flavour) -> Option<LocalServer> {
+async fn reuse(
+    dir: &Path,
+    record: Option<&ServerRecord>,
+    flavour: Flavour,
+    pid: u32,
+) -> Option<LocalServer> {
     let record = record?;
     if !record.kept || record.flavour() != Some(flavour) {
         return None;
     }
     let endpoint = record.endpoint.clone()?;
-    let pid = state::server_pid_of(dir, Some(record))?;
     match tokio::time::timeout(Duration::from_secs(5), try_login(&endpoint)).await {
         Ok(Ok(())) => {}
         _ => return None,
@@ -499,7 +539,7 @@ async fn reuse(dir: &Path, record: Option<&ServerRecord>, flavour: Flavour) -> O
         dir: dir.to_owned(),
         flavour,
         endpoint,
-        description: record.describe(),
+        description: format!("{}, reused", record.describe()),
         kept: true,
         reused: true,
         server_pid: Some(pid),

@@ -243,6 +243,14 @@ async fn kept_servers_are_reused_until_stop_kept(flavour: Flavour) {
         "dropping a kept server leaves it running"
     );
 
+    // A run that does not ask to keep a server uses the kept one all the same, and leaves
+    // it running.
+    let unkept = start(&root, &LocalOptions::new(flavour)).await;
+    assert!(unkept.reused() && unkept.kept());
+    assert_eq!(unkept.server_pid(), Some(pid));
+    unkept.stop().await.unwrap();
+    assert!(process::running(pid), "a run that reuses it never stops it");
+
     // Kept servers are never reaped, nor stopped for another flavour.
     assert!(state::reap_stale(&root).await.unwrap().is_empty());
     assert!(
@@ -271,6 +279,48 @@ async fn postgres_kept_servers_are_reused_until_stop_kept() {
 async fn mariadb_kept_servers_are_reused_until_stop_kept() {
     if available(Flavour::Mariadb) {
         kept_servers_are_reused_until_stop_kept(Flavour::Mariadb).await;
+    }
+}
+
+/// A kept server killed from outside (its state left as it was, its port taken by
+/// someone else) is never logged in to: the next run removes what it left and starts its
+/// own server.
+async fn a_dead_kept_server_is_replaced_and_its_port_never_tried(flavour: Flavour) {
+    let root = test_root(&format!("dead-keep-{}", flavour.as_str())).await;
+    let kept = LocalOptions {
+        keep: true,
+        ..LocalOptions::new(flavour)
+    };
+    let first = start(&root, &kept).await;
+    let (pid, port) = (first.server_pid().unwrap(), first.endpoint().port);
+    first.stop().await.unwrap();
+    process::kill_hard(pid);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while process::running(pid) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    squatter.set_nonblocking(true).unwrap();
+
+    let fresh = start(&root, &LocalOptions::new(flavour)).await;
+    assert!(!fresh.reused() && !fresh.kept());
+    assert_ne!(fresh.endpoint().port, port);
+    assert!(
+        !root.keep_dir(flavour).exists(),
+        "the dead kept server's folder is removed"
+    );
+    assert!(
+        matches!(squatter.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the port of a dead kept server must never be tried"
+    );
+    fresh.stop().await.unwrap();
+    finish(&root);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_a_dead_kept_server_is_replaced_and_its_port_never_tried() {
+    if available(Flavour::Postgresql) {
+        a_dead_kept_server_is_replaced_and_its_port_never_tried(Flavour::Postgresql).await;
     }
 }
 

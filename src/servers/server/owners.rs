@@ -1,24 +1,24 @@
-//! The owner marks of the databases made on a server given by URL (see
-//! `databases::owners`): set when a database is made, read by `db list`, and used by the
-//! next run to drop what a killed run left there.
+//! The owner marks of the databases made on a shared server (given by URL, or kept between
+//! runs; see `databases::owners`): set when a database is made, read by `db list`, and
+//! used by the next run to drop what a killed run left there.
 
-use super::{AdminPool, Kind, Server};
+use super::{AdminPool, Server};
 use crate::servers::databases::owners::{self, MarkedDatabase};
 use crate::servers::error::Result;
 
 impl Server {
-    /// Marks a database this object made with its owner, on a server given by URL (the
-    /// servers alembic-drill starts go away with their owner, databases included).
-    /// Before a database is made: on a server given by URL, the run is recorded on this
-    /// host (see `owner_mark::register_this_run`).
+    /// Before a database is made: on a shared server, the run is recorded on this host
+    /// (see `owner_mark::register_this_run`), so the name leads to its owner at once.
     pub(super) fn before_create(&self) {
-        if matches!(self.kind, Some(Kind::External)) {
+        if self.shared() {
             owners::before_create();
         }
     }
 
+    /// Marks a database this object made with its owner, on a shared server (the servers
+    /// a run starts for itself go away with it, databases included).
     pub(super) async fn mark_owner(&self, name: &str) -> Result<()> {
-        if !matches!(self.kind, Some(Kind::External)) {
+        if !self.shared() {
             return Ok(());
         }
         let (server, _) = self.who()?;
