@@ -80,9 +80,15 @@ def app_project(project: Project, env: str, url: str, url_env: bool = True) -> P
     project.linear("aaa111", "bbb222", "ccc333")
     # A revision that imports the application when it is loaded, before any database.
     first = project.scripts["aaa111_rev.py"]
-    first.write_text(first.read_text().replace("import sqlalchemy as sa\n", "import sqlalchemy as sa\nimport app_db\n"))
+    first.write_text(
+        first.read_text().replace(
+            "import sqlalchemy as sa\n", "import sqlalchemy as sa\nimport app_db\n"
+        )
+    )
     if url_env:
-        (project.root / "pyproject.toml").write_text('[tool.alembic-drill]\nurl_env = "DATABASE_URL"\n')
+        (project.root / "pyproject.toml").write_text(
+            '[tool.alembic-drill]\nurl_env = "DATABASE_URL"\n'
+        )
     return project
 
 

@@ -61,7 +61,11 @@ sqlalchemy.url = {url}
 #: The SQLite tree: two revisions. The PostgreSQL tree: three, the last one's
 #: downgrade left as a stub (so lint tells the trees apart).
 SQLITE_TREE = {"5a1100000001": None, "5a1100000002": "5a1100000001"}
-POSTGRES_TREE = {"9f0000000001": None, "9f0000000002": "9f0000000001", "9f0000000003": "9f0000000002"}
+POSTGRES_TREE = {
+    "9f0000000001": None,
+    "9f0000000002": "9f0000000001",
+    "9f0000000003": "9f0000000002",
+}
 
 
 def dialect_project(project: Project, url: str) -> Project:

@@ -35,15 +35,23 @@ def test_a_seed_table_some_script_makes_is_accepted(project: Project, run_cli, h
     runnable(project, SEED.format(table="accounts"))
     project.add("ccc333", "bbb222", upgrade=how.format(name="accounts"), downgrade="pass")
     script = project.scripts["ccc333_rev.py"]
-    script.write_text(script.read_text().replace("import sqlalchemy as sa\n", 'import sqlalchemy as sa\nPREFIX = "p"\n'))
+    script.write_text(
+        script.read_text().replace(
+            "import sqlalchemy as sa\n", 'import sqlalchemy as sa\nPREFIX = "p"\n'
+        )
+    )
     run = run_cli("lint", "-c", str(project.ini))  # loads; check below must not refuse
     assert run.code in (0, 1), run.err
-    run = run_cli("check", "-c", str(project.ini), "--database", "sqlite", "--checks", "upgrade-failed")
+    run = run_cli(
+        "check", "-c", str(project.ini), "--database", "sqlite", "--checks", "upgrade-failed"
+    )
     assert run.code != 2 or "seeds" not in run.err, run.err
 
 
 def test_a_bootstrap_makes_any_table_possible(project: Project, run_cli) -> None:  # type: ignore[no-untyped-def]
     (project.root / "tables.sql").write_text("CREATE TABLE accounts (id INTEGER PRIMARY KEY);\n")
     runnable(project, 'bootstrap = "tables.sql"\n' + SEED.format(table="accounts"))
-    run = run_cli("check", "-c", str(project.ini), "--database", "sqlite", "--checks", "upgrade-failed")
+    run = run_cli(
+        "check", "-c", str(project.ini), "--database", "sqlite", "--checks", "upgrade-failed"
+    )
     assert run.code == 0, run.err

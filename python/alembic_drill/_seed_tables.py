@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 #: Calls whose table-name argument tells which table a script makes or renames.
@@ -47,7 +47,7 @@ def _readable_name(call: ast.Call) -> bool:
     return True
 
 
-def unknown(seeds: dict[str, dict[str, object]], known: set[str]) -> list[tuple[str, str]]:
+def unknown(seeds: Mapping[str, Mapping[str, object]], known: set[str]) -> list[tuple[str, str]]:
     """(revision, table) pairs of ``seeds`` whose table is not in ``known``."""
     return [
         (revision, table)

@@ -138,9 +138,7 @@ def _install() -> None:
     event.listen(pool.Pool, "checkout", _checkout)
 
 
-def _do_connect(
-    dialect: Any, record: Any, cargs: list[Any], cparams: dict[str, Any]
-) -> Any:
+def _do_connect(dialect: Any, record: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:
     if not _STEPS or not _names_stand_in(cargs, cparams):
         return None
     target, block = _STEPS[-1]

@@ -67,8 +67,8 @@ def chosen(project: Project, script: Any, url: str | None) -> list[Path] | None:
                 _env_runner.run(probe.run_env, _env_runner.detect(env_py))
         except (KeyboardInterrupt, MemoryError):
             raise
-        except BaseException:  # noqa: S110 - what env.py chose before failing still counts
-            pass
+        except BaseException:
+            pass  # what env.py chose before it failed still counts
     if list(probe.version_locations) == before:
         return None
     probe.__dict__.pop("_version_locations", None)

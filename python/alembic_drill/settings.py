@@ -6,7 +6,9 @@ command-line flags or keyword arguments.
 database = "docker:postgres:16-alpine"   # the spec to rehearse on (default: auto)
 checks = ["upgrade-failed", "roundtrip-failed"]  # run only these (default: all)
 skip = ["model-drift"]                    # never run these
-url_env = "DATABASE_URL"                  # env.py reads the URL from this variable
+url_env = "DATABASE_URL"                  # env.py reads the URL from this variable; it
+                                          # holds a stand-in URL from before the project
+                                          # is imported (see _stand_in.py)
 env_runner = "anyio"                      # how env.py is called: auto (read from env.py),
                                           # direct, thread or anyio (see _env_runner.py)
 prepare = "myapp.migrations:app_context"  # run once before the scripts load; a context
