@@ -61,6 +61,39 @@ with engine.connect() as connection:
     connection.commit()
 """
 
+#: An async application: its engine made at import, env.py runs it with asyncio.run().
+APP_ASYNC_DB = """
+from sqlalchemy.ext.asyncio import create_async_engine
+
+import app_config
+
+engine = create_async_engine(app_config.DATABASE_URL)
+"""
+
+ENV_APP_ASYNC_ENGINE = """
+import asyncio
+
+from alembic import context
+
+from app_db import engine
+
+
+def do_run_migrations(connection):
+    context.configure(connection=connection, target_metadata=None)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def main():
+    async with engine.connect() as connection:
+        await connection.run_sync(do_run_migrations)
+        await connection.commit()
+    await engine.dispose()
+
+
+asyncio.run(main())
+"""
+
 APP_MODULES = ("app_config", "app_db")
 
 
@@ -119,6 +152,18 @@ def test_an_app_that_reads_its_url_at_import_runs_on_postgresql(
     project: Project, postgres: Server, env: str
 ) -> None:
     app_project(project, env, "postgresql://u:p@db.example/app")
+    report = Drill(project.ini, server=postgres, skip=["model-drift"]).check()
+    assert report.ok and report.findings == [], [f.message for f in report.findings]
+    assert {("ccc333", "upgrade"), ("ccc333", "downgrade")} <= _walked(report)
+
+
+def test_an_async_app_engine_made_at_import_runs_on_postgresql(
+    project: Project, postgres: Server
+) -> None:
+    app_project(project, ENV_APP_ASYNC_ENGINE, "postgresql+asyncpg://u:p@db.example/app")
+    write(project.root / "app_db.py", APP_ASYNC_DB)
+    first = project.scripts["aaa111_rev.py"]
+    first.write_text(first.read_text().replace("import app_db\n", "import app_config\n"))
     report = Drill(project.ini, server=postgres, skip=["model-drift"]).check()
     assert report.ok and report.findings == [], [f.message for f in report.findings]
     assert {("ccc333", "upgrade"), ("ccc333", "downgrade")} <= _walked(report)
