@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from drill_support import drill_project, write
 from servers_support import need_binaries
 
@@ -102,6 +103,11 @@ def fresh_app_modules(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test imports its own project's application, with no DATABASE_URL of ours."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
     yield
+    # The application's own engine keeps a pooled connection, as an application's does:
+    # closed here rather than left to the garbage collector.
+    engine = getattr(sys.modules.get("app_db"), "engine", None)
+    if isinstance(engine, sa.engine.Engine):
+        engine.dispose()
     for name in APP_MODULES:
         sys.modules.pop(name, None)
 

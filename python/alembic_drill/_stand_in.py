@@ -95,15 +95,27 @@ def is_stand_in(url: str | URL | None) -> bool:
     return url is not None and MARKER in str(url)
 
 
+#: The user's own values of the variables that hold the stand-in now.
+_USERS_VALUES: dict[str, str | None] = {}
+
+
+def users_value(variable: str) -> str | None:
+    """``$variable`` as the user set it, also while it holds the stand-in."""
+    current = os.environ.get(variable)
+    return _USERS_VALUES.get(variable) if is_stand_in(current) else current
+
+
 @contextlib.contextmanager
 def in_environment(variable: str, url: str) -> Iterator[str | None]:
     """``$variable`` holds ``url`` inside the block (the user's own value is yielded and
     restored after)."""
     previous = os.environ.get(variable)
     os.environ[variable] = url
+    _USERS_VALUES[variable] = previous
     try:
         yield previous
     finally:
+        _USERS_VALUES.pop(variable, None)
         if previous is None:
             os.environ.pop(variable, None)
         else:

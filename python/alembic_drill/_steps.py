@@ -382,7 +382,8 @@ class StepRunner:
         """Ports of the databases the project itself points at: Python sockets to them
         are refused while a step runs (see alembic_drill._guard)."""
         ports = set()
-        for url in (self.project_url, os.environ.get(self.url_env) if self.url_env else None):
+        users = _stand_in.users_value(self.url_env) if self.url_env else None
+        for url in (self.project_url, users):
             with contextlib.suppress(Exception):
                 port = make_url(url).port if url else None
                 if port:
