@@ -219,7 +219,10 @@ def test_seeds(project: Project, run_cli) -> None:  # type: ignore[no-untyped-de
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ('databse = "sqlite"\n', r"unknown key\(s\) databse; known keys: accept, bootstrap, checks"),
+        (
+            'databse = "sqlite"\n',
+            r"unknown key\(s\) databse; known keys: accept, bootstrap, checks",
+        ),
         ("database = 5\n", "database must be a string"),
         ("url_env = true\n", "url_env must be a string"),
         ('bootstrap = ["x"]\n', "bootstrap must be a string"),

@@ -10,21 +10,27 @@ broken script or graph, and we must report every problem at once.
 Each script is parsed once: the syntax tree tells whether ``upgrade()`` / ``downgrade()``
 are stubs and where ``revision`` is assigned, and the same tree is compiled and executed,
 so checking costs no second parse.
+
+When env.py chooses the version folders itself (one tree per dialect), the scripts come
+from the folders it chooses for the engine the run rehearses on (``for_engine``; lint:
+the project's own URL), see ``alembic_drill._version_folders``.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib.util
 import os
 import re
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from alembic_drill import _bodies, _ignores, _operations
+from alembic_drill import _bodies, _ignores, _operations, _version_folders
 from alembic_drill._core import ConfigError
 from alembic_drill._project import Project, find_project
 
@@ -34,6 +40,20 @@ _SOURCE_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
 _SOURCELESS_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)(c|o)?$")
 # Alembic 0.1 named files after their revision and had no `revision` variable.
 _LEGACY_REVISION_FILE = re.compile(r"([a-f0-9]+)\.py$")
+#: The URL env.py is run with to see which version folders it chooses (None: the
+#: project's own ``sqlalchemy.url``).
+_ENGINE_URL: ContextVar[str | None] = ContextVar("alembic_drill_engine_url", default=None)
+
+
+@contextlib.contextmanager
+def for_engine(url: str | None) -> Iterator[None]:
+    """Projects loaded inside the block read the version folders env.py chooses for the
+    engine of ``url`` (a stand-in URL: see alembic_drill._stand_in)."""
+    token = _ENGINE_URL.set(url)
+    try:
+        yield
+    finally:
+        _ENGINE_URL.reset(token)
 
 
 def load_project(path: str | None) -> dict[str, Any]:
@@ -45,8 +65,10 @@ def load_project(path: str | None) -> dict[str, Any]:
     """
     project = find_project(path)
     script = _script_directory(project)
-    dialect = _dialect(project)
-    locations = [Path(p) for p in script._version_locations]
+    # The operation lint judges for the engine rehearsed on, when a check names one.
+    dialect = _dialect(_ENGINE_URL.get()) or _dialect(_project_url(project))
+    chosen = _version_folders.chosen(project, script, _ENGINE_URL.get())
+    locations = chosen if chosen is not None else [Path(p) for p in script._version_locations]
     sourceless = bool(getattr(script, "sourceless", False))
     recursive = bool(getattr(script, "recursive_version_locations", False))
 
@@ -121,13 +143,16 @@ class _ScriptFailure(Exception):
         self.line = line
 
 
-def _dialect(project: Project) -> str | None:
-    """The dialect of the project's ``sqlalchemy.url`` (``postgresql``, ``sqlite``...),
-    None when it names none; the URL itself (and its password) goes no further."""
+def _project_url(project: Project) -> str | None:
     try:
-        url = project.sqlalchemy_url()
+        return project.sqlalchemy_url()
     except ConfigError:
         return None
+
+
+def _dialect(url: str | None) -> str | None:
+    """The dialect of ``url`` (``postgresql``, ``sqlite``...), None when it names none;
+    the URL itself (and its password) goes no further."""
     if not url or "://" not in url:
         return None
     return url.split("://", 1)[0].split("+", 1)[0].lower() or None

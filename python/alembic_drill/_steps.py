@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, event, pool
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
 
-from alembic_drill import _drivers, _env_runner, _model_hints, _rerun
+from alembic_drill import _drivers, _env_runner, _model_hints, _rerun, _stand_in
 from alembic_drill._core import AlembicDrillError
 
 if TYPE_CHECKING:
@@ -127,12 +127,18 @@ class StepRunner:
         section: str = "alembic",
         url_env: str | None = None,
         env_runner: str = "auto",
+        version_locations: list[str] | None = None,
     ) -> None:
         from alembic.script import ScriptDirectory
 
         self.config = find_project(config).alembic_config(section)
         self.project_url = self.config.get_main_option("sqlalchemy.url")
         self.script = ScriptDirectory.from_config(self.config)
+        if version_locations is not None:
+            # The folders the loader found env.py choosing (alembic_drill._version_folders):
+            # the steps resolve revisions before env.py runs and chooses them again.
+            self.script.version_locations = list(version_locations)
+            self.script.__dict__.pop("_version_locations", None)
         self.url_env = url_env
         if env_runner not in _env_runner.RUNNERS:
             raise ValueError(f"env_runner {env_runner!r}: one of {', '.join(_env_runner.RUNNERS)}")
@@ -341,18 +347,33 @@ class StepRunner:
                 result.schema_statements = captured.schema_statements
                 result.connections_opened = connections[0]
 
-    def guard(self, target: URL) -> contextlib.AbstractContextManager[Any]:
+    @contextlib.contextmanager
+    def guard(self, target: URL) -> Iterator[None]:
         """The foreign-database guard for a block that runs the project's code on
         ``target``; the block raises ForeignDatabaseError afterwards if any connection
-        elsewhere was tried, even one the project's code caught."""
-        return guarded(target, hint=self._guard_hint(), foreign_ports=self._foreign_ports())
+        elsewhere was tried, even one the project's code caught. Engines the application
+        made from the stand-in URL (alembic_drill._stand_in) connect to ``target``."""
+        with (
+            guarded(target, hint=self._guard_hint(), foreign_ports=self._foreign_ports()),
+            _stand_in.steering(target),
+        ):
+            yield
 
     def _guard_hint(self) -> str:
         if self.url_env:
             return (
                 "env.py (or the application it imports) must read its URL from "
                 f"${self.url_env}, config.attributes['connection'] or the sqlalchemy.url "
-                "option when alembic-drill runs it."
+                "option when alembic-drill runs it (an application imported before "
+                f"alembic-drill set ${self.url_env} keeps the value it read)."
+            )
+        named = " or ".join(f'url_env = "{name}"' for name in _url_variables())
+        if named:
+            return (
+                "Make env.py use config.attributes['connection'] or the sqlalchemy.url "
+                "option, or, if the application reads its URL from the environment (even "
+                f"once, at import), set {named} in [tool.alembic-drill]: alembic-drill "
+                "then points it at the rehearsal database."
             )
         return (
             "Make env.py use config.attributes['connection'] or the sqlalchemy.url option, "
@@ -364,7 +385,8 @@ class StepRunner:
         """Ports of the databases the project itself points at: Python sockets to them
         are refused while a step runs (see alembic_drill._guard)."""
         ports = set()
-        for url in (self.project_url, os.environ.get(self.url_env) if self.url_env else None):
+        users = _stand_in.users_value(self.url_env) if self.url_env else None
+        for url in (self.project_url, users):
             with contextlib.suppress(Exception):
                 port = make_url(url).port if url else None
                 if port:
@@ -475,6 +497,14 @@ def _table_of(statement: str) -> str | None:
         re.IGNORECASE,
     )
     return target.group(1).lower() if target else None
+
+
+_DATABASE_URL = re.compile(r"^(postgres(ql)?|mysql|mariadb|sqlite)(\+\w+)?://", re.IGNORECASE)
+
+
+def _url_variables() -> list[str]:
+    """The environment variables that hold a database URL: what ``url_env`` could name."""
+    return sorted(name for name, value in os.environ.items() if _DATABASE_URL.match(value))
 
 
 def _same_database(a: URL, b: URL) -> bool:

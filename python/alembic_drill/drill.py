@@ -92,6 +92,7 @@ class Drill:
         self._owns_server = server is None
         self._history: _core.History | None = None
         self._prepared: contextlib.ExitStack | None = None
+        self._pinned: contextlib.ExitStack | None = None
 
     @property
     def server(self) -> Server:
@@ -104,9 +105,14 @@ class Drill:
         """Loads the history and checks the settings against it (the revisions and the
         bootstrap they name), without starting a database; raises ``ConfigError``.
         :meth:`check` calls it first; call it yourself to fail before the server starts."""
+        stand_in = self._stand_in_url()
+        self._pin_url_env(stand_in)
         if self._history is None:
+            from alembic_drill import _loader
+
             self._prepare()
-            history = _core.load_history(self.config)
+            with _loader.for_engine(stand_in):
+                history = _core.load_history(self.config)
             self.settings = self.settings.checked_against(history)
             self._history = history
         return self._history
@@ -118,14 +124,17 @@ class Drill:
         moment (see ``alembic_drill._watchdog``)."""
         from alembic_drill._watchdog import signals
 
-        self.preflight()  # bad input is found before any database starts
-        # Started outside the signal scope, so that the server's own SIGTERM cleanup
-        # (alembic_drill.servers) is what the scope restores when it ends.
-        server = self.server
-        # What killed runs of this host left on a server given by URL goes first.
-        _core.reap_stale_databases(server._core)
-        with signals() as scope:
-            return self._check(server, scope, progress)
+        try:
+            self.preflight()  # bad input is found before any database starts
+            # Started outside the signal scope, so that the server's own SIGTERM cleanup
+            # (alembic_drill.servers) is what the scope restores when it ends.
+            server = self.server
+            # What killed runs of this host left on a server given by URL goes first.
+            _core.reap_stale_databases(server._core)
+            with signals() as scope:
+                return self._check(server, scope, progress)
+        finally:
+            self._unpin_url_env()
 
     def _check(
         self, server: Server, scope: SignalScope, progress: ProgressCallback | None
@@ -135,7 +144,10 @@ class Drill:
 
         history = self.preflight()
         runner = StepRunner(
-            self.config, url_env=self.settings.url_env, env_runner=self.settings.env_runner
+            self.config,
+            url_env=self.settings.url_env,
+            env_runner=self.settings.env_runner,
+            version_locations=history.version_locations,
         )
         watchdog = Watchdog(
             scope,
@@ -159,6 +171,33 @@ class Drill:
             with scope.shielded():
                 runner.close()
 
+    def _stand_in_url(self) -> str | None:
+        """The stand-in URL of the engine this drill rehearses on (alembic_drill._stand_in),
+        known before its server starts."""
+        from alembic_drill import _stand_in
+
+        return _stand_in.for_project(
+            self.config,
+            self.settings.database,
+            self.settings.url_env,
+            engine=self._server.engine if self._server is not None else None,
+        )
+
+    def _pin_url_env(self, stand_in: str | None) -> None:
+        """``url_env`` holds the stand-in URL from before anything of the project is
+        imported until the run ends: an application that reads it once, at import, keeps
+        a URL whose engines connect to each step's database."""
+        if self._pinned is None and self.settings.url_env and stand_in:
+            from alembic_drill import _stand_in
+
+            self._pinned = contextlib.ExitStack()
+            self._pinned.enter_context(_stand_in.in_environment(self.settings.url_env, stand_in))
+
+    def _unpin_url_env(self) -> None:
+        if self._pinned is not None:
+            self._pinned.close()
+            self._pinned = None
+
     def _prepare(self) -> None:
         """Runs the ``prepare`` setting once, before the scripts load."""
         if self._prepared is None:
@@ -176,6 +215,7 @@ class Drill:
         if self._prepared is not None:
             self._prepared.close()
             self._prepared = None
+        self._unpin_url_env()
 
     def __enter__(self) -> Drill:
         _ = self.server

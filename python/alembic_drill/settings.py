@@ -6,7 +6,9 @@ command-line flags or keyword arguments.
 database = "docker:postgres:16-alpine"   # the spec to rehearse on (default: auto)
 checks = ["upgrade-failed", "roundtrip-failed"]  # run only these (default: all)
 skip = ["model-drift"]                    # never run these
-url_env = "DATABASE_URL"                  # env.py reads the URL from this variable
+url_env = "DATABASE_URL"                  # env.py reads the URL from this variable; it
+                                          # holds a stand-in URL from before the project
+                                          # is imported (see _stand_in.py)
 env_runner = "anyio"                      # how env.py is called: auto (read from env.py),
                                           # direct, thread or anyio (see _env_runner.py)
 prepare = "myapp.migrations:app_context"  # run once before the scripts load; a context
@@ -83,6 +85,7 @@ class Settings:
         folder, never to the current folder. Raises ``ConfigError`` (before any database
         starts)."""
         _check_revisions(self, history)
+        _check_seed_tables(self, history)
         if self.bootstrap is None:
             return self
         base = Path(self.source or history.config_file).parent
@@ -225,6 +228,25 @@ def _check_revisions(settings: Settings, history: History) -> None:
         if unknown:
             names = ", ".join(repr(r) for r in unknown)
             raise ConfigError(f"{settings.where}: {key} names {names}: {hint}")
+
+
+def _check_seed_tables(settings: Settings, history: History) -> None:
+    """Seeds for a table no revision script makes (see alembic_drill._seed_tables). A
+    bootstrap makes tables outside the scripts, so then any table may exist."""
+    if not settings.seeds or settings.bootstrap is not None:
+        return
+    if any(f.check == "script-error" for f in history.findings):
+        return  # a script that did not load may make it
+    from alembic_drill import _seed_tables
+
+    known = _seed_tables.known_tables(r.path for r in history.revisions)
+    if known is None:
+        return
+    for revision, table in _seed_tables.unknown(settings.seeds, known):
+        raise ConfigError(
+            f'{settings.where}: seeds."{revision}" has rows for table {table!r}, which no '
+            "revision script makes; check the table's name"
+        )
 
 
 def _checked_bootstrap(bootstrap: str, base: Path, where: str) -> str:

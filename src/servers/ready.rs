@@ -21,10 +21,10 @@ pub async fn wait_until_ready(endpoint: &Endpoint, what: &str, timeout: Duration
             Err(error) if is_auth_error(&error) => {
                 return Err(ServerError::AuthFailed {
                     server: endpoint.masked_url(None),
-                    cause: error.to_string(),
+                    cause: login_cause(&error),
                 });
             }
-            Err(error) => last_error = error.to_string(),
+            Err(error) => last_error = login_cause(&error),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -61,5 +61,57 @@ pub fn is_auth_error(error: &sqlx::Error) -> bool {
             Some("28P01") | Some("28000") | Some("1045") | Some("1698")
         ),
         _ => false,
+    }
+}
+
+/// Why a login failed, in one line for the user: the server's own message without the
+/// driver's framing ("error returned from database: ", MySQL's "1045 (28000): ") or what
+/// only the server's developers need (PostgreSQL's "at line 334" of its source file).
+pub fn login_cause(error: &sqlx::Error) -> String {
+    let text = match error {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        sqlx::Error::Io(io) => without_os_code(&io.to_string()),
+        sqlx::Error::Tls(tls) => format!("TLS failed: {tls}"),
+        sqlx::Error::PoolTimedOut => "timed out waiting for a connection".to_owned(),
+        other => other.to_string(),
+    };
+    let text = text
+        .trim_start_matches("error communicating with database: ")
+        .trim_start_matches("error returned from database: ");
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut chars = line.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => "no reason given".to_owned(),
+    }
+}
+
+/// "Connection refused (os error 111)" without its errno.
+fn without_os_code(text: &str) -> String {
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_owned(),
+        _ => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_connection_reads_without_its_errno() {
+        let io = std::io::Error::from_raw_os_error(111);
+        let cause = login_cause(&sqlx::Error::Io(io));
+        assert!(cause.starts_with("connection refused"), "{cause}");
+        assert!(!cause.contains("os error"), "{cause}");
+    }
+
+    #[test]
+    fn other_errors_lose_the_drivers_framing_and_stay_on_one_line() {
+        let cause = login_cause(&sqlx::Error::Protocol("bad\n  handshake".into()));
+        assert!(
+            !cause.contains('\n') && !cause.contains("error communicating"),
+            "{cause}"
+        );
     }
 }

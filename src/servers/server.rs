@@ -16,7 +16,7 @@ use super::error::{Result, ServerError};
 use super::local::{LocalOptions, LocalServer};
 use super::naming;
 use super::ownership::this_process;
-use super::ready::{is_auth_error, try_login};
+use super::ready::{is_auth_error, login_cause, try_login};
 use super::spec::{DatabaseSpec, Flavour};
 use crate::engine::{self, Engine, redact_url};
 
@@ -480,11 +480,11 @@ async fn check_external(endpoint: &Endpoint) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if is_auth_error(&e) => Err(ServerError::AuthFailed {
             server: endpoint.masked_url(None),
-            cause: e.to_string(),
+            cause: login_cause(&e),
         }),
         Err(e) => Err(ServerError::Unreachable {
             server: endpoint.masked_url(None),
-            cause: e.to_string(),
+            cause: login_cause(&e),
         }),
     }
 }
@@ -494,7 +494,7 @@ async fn admin_pool(endpoint: &Endpoint) -> Result<AdminPool> {
     let server = endpoint.masked_url(None);
     let unreachable = |e: sqlx::Error| ServerError::Unreachable {
         server: server.clone(),
-        cause: e.to_string(),
+        cause: login_cause(&e),
     };
     // Two connections: one for DDL, one to end sessions that block a clone or a drop.
     Ok(match endpoint.engine {

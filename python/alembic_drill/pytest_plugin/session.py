@@ -39,6 +39,7 @@ class DrillSession:
         self._report: DrillReport | None = None
         self._templates: dict[str, Database] = {}
         self._prepared: contextlib.ExitStack | None = None
+        self._spec_value: str | None = None
 
     @property
     def settings(self) -> Settings:
@@ -83,11 +84,29 @@ class DrillSession:
     @property
     def history(self) -> History:
         if self._history is None:
+            from alembic_drill import _loader
             from alembic_drill._core import load_history
 
             self._prepare()
-            self._history = load_history(self.options.config)
+            with _loader.for_engine(self._stand_in_url()):
+                self._history = load_history(self.options.config)
         return self._history
+
+    def _stand_in_url(self) -> str | None:
+        """The stand-in URL of the session's engine (alembic_drill._stand_in)."""
+        from alembic_drill import _stand_in
+
+        engine = self._server.engine if self._server is not None else None
+        return _stand_in.for_project(
+            self.options.config, self._spec(), self.settings.url_env, engine=engine
+        )
+
+    def _spec(self) -> str:
+        """The database spec: the hook, the option, the setting (asked once)."""
+        if self._spec_value is None:
+            spec = self.config.hook.pytest_alembic_drill_database(config=self.config)
+            self._spec_value = str(spec or self.options.database or self.settings.database)
+        return self._spec_value
 
     def _prepare(self) -> None:
         """The ``prepare`` setting, then the ``pytest_alembic_drill_prepare`` hooks, once,
@@ -98,6 +117,12 @@ class DrillSession:
         from alembic_drill._core import AlembicDrillError
 
         self._prepared = contextlib.ExitStack()
+        stand_in = self._stand_in_url()
+        if self.settings.url_env and stand_in:
+            # Before anything of the project is imported (see alembic_drill._stand_in).
+            from alembic_drill._stand_in import in_environment
+
+            self._prepared.enter_context(in_environment(self.settings.url_env, stand_in))
         try:
             if self.settings.prepare:
                 _prepare.enter(self.settings.prepare, Path(self.options.config), self._prepared)
@@ -117,6 +142,7 @@ class DrillSession:
                 self.options.config,
                 url_env=self.settings.url_env,
                 env_runner=self.settings.env_runner,
+                version_locations=self.history.version_locations,
             )
         return self._runner
 
@@ -126,8 +152,7 @@ class DrillSession:
             from alembic_drill._core import SpecError
             from alembic_drill.servers import Server
 
-            spec = self.config.hook.pytest_alembic_drill_database(config=self.config)
-            spec = spec or self.options.database or self.settings.database
+            spec = self._spec()
             # pytest-xdist workers share one kept server (no duplicate containers); each
             # makes its own databases in it. The controller stops it at the end if this
             # run started it.
