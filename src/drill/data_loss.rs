@@ -158,6 +158,18 @@ pub fn not_restored(
     losses
 }
 
+/// One spelling per JSON document: the same document re-serialised by a type round trip
+/// (`json` -> `jsonb` -> `json`, text -> JSON) is the same data.
+fn canonical(value: &Option<String>) -> Option<String> {
+    let text = value.as_deref()?;
+    if text.trim_start().starts_with(['{', '['])
+        && let Ok(document) = serde_json::from_str::<serde_json::Value>(text)
+    {
+        return Some(document.to_string());
+    }
+    Some(text.to_owned())
+}
+
 fn keyed_loss(
     name: &str,
     old: &TableContents,
@@ -181,7 +193,11 @@ fn keyed_loss(
         for (i, j, column) in shared {
             // A NULL filled by the upgrade (a backfill) and kept by the downgrade lost
             // nothing.
-            if key.iter().any(|(k, _)| k == i) || row[*i].is_none() || row[*i] == found[*j] {
+            if key.iter().any(|(k, _)| k == i)
+                || row[*i].is_none()
+                || row[*i] == found[*j]
+                || canonical(&row[*i]) == canonical(&found[*j])
+            {
                 continue;
             }
             match columns.iter_mut().find(|c| c.column == *column) {
@@ -211,13 +227,13 @@ fn unkeyed_loss(
     let missing = old.rows.len().saturating_sub(new.rows.len());
     let mut columns = Vec::new();
     for (i, j, column) in shared {
-        let mut left: HashMap<&Option<String>, usize> = HashMap::new();
+        let mut left: HashMap<Option<String>, usize> = HashMap::new();
         for row in &new.rows {
-            *left.entry(&row[*j]).or_default() += 1;
+            *left.entry(canonical(&row[*j])).or_default() += 1;
         }
         let mut unmatched = Vec::new();
         for row in &old.rows {
-            match left.get_mut(&row[*i]) {
+            match left.get_mut(&canonical(&row[*i])) {
                 Some(n) if *n > 0 => *n -= 1,
                 _ if row[*i].is_none() => {}
                 _ => unmatched.push(&row[*i]),
@@ -398,6 +414,34 @@ mod tests {
         assert_eq!(
             losses[0].to_string(),
             "t: column n differs in 2 of 3 rows (e.g. '1.5' is gone)"
+        );
+    }
+
+    #[test]
+    fn a_json_document_spelled_again_is_no_loss() {
+        let before = contents(vec![(
+            "t",
+            table(
+                &["id", "doc"],
+                &[&[Some("1"), Some(r#"{"b":1,"a":[1, 2]}"#)]],
+            ),
+        )]);
+        let after = contents(vec![(
+            "t",
+            table(
+                &["id", "doc"],
+                &[&[Some("1"), Some(r#"{"a": [1,2], "b": 1}"#)]],
+            ),
+        )]);
+        assert!(not_restored(&before, &after, &keyed("t", &["id"])).is_empty());
+        assert!(not_restored(&before, &after, &BTreeMap::new()).is_empty());
+        let changed = contents(vec![(
+            "t",
+            table(&["id", "doc"], &[&[Some("1"), Some(r#"{"a": [1,2]}"#)]]),
+        )]);
+        assert_eq!(
+            not_restored(&before, &changed, &keyed("t", &["id"])).len(),
+            1
         );
     }
 

@@ -760,7 +760,7 @@ impl<H: Host> Walk<'_, H> {
         self.ran(Check::DowngradeLosesData, rev);
         let losses = data_loss::not_restored(rows_before, &rows_after, &keys);
         if !losses.is_empty() {
-            self.downgrade_loses_data(meta, &losses);
+            self.downgrade_loses_data(meta, before, &losses);
         }
         let again = self.step(seeded, Direction::Upgrade, rev, "seeded roundtrip", capture)?;
         if !again.ok {
@@ -778,14 +778,51 @@ impl<H: Host> Walk<'_, H> {
         Ok(Ok(again.capture))
     }
 
-    fn downgrade_loses_data(&mut self, meta: &RevisionMeta, losses: &[TableLoss]) {
+    fn downgrade_loses_data(
+        &mut self,
+        meta: &RevisionMeta,
+        before: &SchemaSnapshot,
+        losses: &[TableLoss],
+    ) {
         let rev = meta.id.as_str();
+        let lines: Vec<String> = losses.iter().map(|l| format!("  {l}")).collect();
+        // Binary content (a pickle, a compressed blob) that the migration decodes in
+        // Python: synthetic bytes may be dropped where real ones would round-trip.
+        let binary = |table: &str, column: &str| {
+            before
+                .tables
+                .get(table)
+                .and_then(|t| t.columns.get(column))
+                .is_some_and(|c| {
+                    let t = c.data_type.to_ascii_lowercase();
+                    t.contains("bytea") || t.contains("blob") || t.contains("binary")
+                })
+        };
+        let only_binary = losses
+            .iter()
+            .all(|l| l.missing == 0 && l.columns.iter().all(|c| binary(&l.table, &c.column)));
+        if only_binary {
+            self.finding_as(
+                Check::DowngradeLosesData,
+                Severity::Warning,
+                meta,
+                meta.downgrade.line,
+                format!(
+                    "{rev} could not be verified with synthetic rows: after its downgrade, binary \
+                     values differ from before (the migration may decode them, and alembic-drill's \
+                     bytes are not what it expects):\n{}\nGive representative rows for this \
+                     revision with [tool.alembic-drill.seeds.\"{rev}\"] or the \
+                     pytest_alembic_drill_seed_rows hook",
+                    lines.join("\n")
+                ),
+            );
+            return;
+        }
         let severity = if self.below_oldest_downgrade(rev) {
             Severity::Info
         } else {
             Check::DowngradeLosesData.severity()
         };
-        let lines: Vec<String> = losses.iter().map(|l| format!("  {l}")).collect();
         self.finding_as(
             Check::DowngradeLosesData,
             severity,
