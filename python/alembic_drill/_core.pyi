@@ -271,6 +271,13 @@ class DrillOptions(TypedDict, total=False):
     """Synthetic rows per table for the data checks (default: DEFAULT_ROWS_PER_TABLE)."""
     bootstrap: bool
     """Call the host's ``bootstrap`` on every fresh database (default: False)."""
+    severity: dict[str, str]
+    """Severity of a drill check's findings instead of its default, by check id."""
+    hazard_rows: int | None
+    """Rows per table on the seeded database (measured for production hazards), when
+    more than ``rows_per_table`` (default: None)."""
+    hazard_lock_ms: float
+    """``exclusive-lock``: how long an ACCESS EXCLUSIVE lock may be held (default 100)."""
 
 @type_check_only
 class StepOutcome(TypedDict):
@@ -289,6 +296,30 @@ class StepOutcome(TypedDict):
     error_kind: Literal["constraint", "value", "code", "database"] | None
     """What raised the error: a constraint over rows, a value the database refused, the
     script's own code, any other database error (None: the step passed)."""
+    hazards: list[HazardObservation] | None
+    """When the step was watched (``Host.watch_hazards``): per DDL statement, what it did
+    to the tables (alembic_drill._hazards)."""
+    hazards_unobserved: str | None
+    """Why the measurement is incomplete, if it is."""
+
+@type_check_only
+class HazardTable(TypedDict):
+    oid: int
+    rewritten: bool
+    """Its relfilenode changed."""
+    scans: int
+    """Scans the statement made of it (seq + index, this transaction)."""
+    locks: list[str]
+    """Lock modes the statement took on it (pg_locks' names)."""
+    held_ms: float | None
+    """For an ACCESS EXCLUSIVE lock it took: from the statement's start to its release."""
+
+@type_check_only
+class HazardObservation(TypedDict):
+    statement: str
+    seconds: float
+    autocommit: bool
+    tables: list[HazardTable]
 
 @type_check_only
 class Host(Protocol):
@@ -307,6 +338,8 @@ class Host(Protocol):
         """(differences, None), or (None, why the comparison cannot run)."""
     def release(self, url: str) -> object:
         """Closes the connections kept to the database at ``url``."""
+    def watch_hazards(self, url: str, watch: bool) -> object:
+        """Measures (or stops measuring) what the steps on ``url`` do to its tables."""
     def bootstrap(self, url: str) -> object:
         """Prepares a fresh database (tables made outside migrations)."""
     def progress(self, index: int, total: int, revision: str, activity: str) -> object:

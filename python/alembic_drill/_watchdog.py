@@ -410,6 +410,9 @@ class WatchedHost:
         with self._watchdog.watching(url, timed=False):
             self._host.release(url)
 
+    def watch_hazards(self, url: str, watch: bool) -> None:
+        self._host.watch_hazards(url, watch)
+
     def progress(self, index: int, total: int, revision: str, activity: str) -> None:
         self._watchdog.scope.check()
         self._host.progress(index, total, revision, activity)

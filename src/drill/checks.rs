@@ -17,6 +17,13 @@ pub enum Check {
     DowngradeLeavesTrace,
     DataDependentFailure,
     NotIdempotent,
+    // -- production hazards (measured on the seeded upgrade; see hazards.rs) --
+    TableRewrite,
+    BlockingIndex,
+    ValidatingConstraint,
+    NotNullScan,
+    ExclusiveLock,
+    // -- at head --
     ModelDrift,
 }
 
@@ -40,13 +47,20 @@ impl Scope {
 
 impl Check {
     /// Every drill check, in the order a walk performs them.
-    pub const ALL: [Check; 7] = [
+    pub const ALL: [Check; 12] = [
         Check::UpgradeFailed,
         Check::DowngradeFailed,
         Check::RoundtripFailed,
         Check::DowngradeLeavesTrace,
         Check::DataDependentFailure,
         Check::NotIdempotent,
+        // production hazards
+        Check::TableRewrite,
+        Check::BlockingIndex,
+        Check::ValidatingConstraint,
+        Check::NotNullScan,
+        Check::ExclusiveLock,
+        // at head
         Check::ModelDrift,
     ];
 
@@ -59,6 +73,12 @@ impl Check {
             Check::DowngradeLeavesTrace => "downgrade-leaves-trace",
             Check::DataDependentFailure => "data-dependent-failure",
             Check::NotIdempotent => "not-idempotent",
+            // production hazards
+            Check::TableRewrite => "table-rewrite",
+            Check::BlockingIndex => "blocking-index",
+            Check::ValidatingConstraint => "validating-constraint",
+            Check::NotNullScan => "not-null-scan",
+            Check::ExclusiveLock => "exclusive-lock",
             Check::ModelDrift => "model-drift",
         }
     }
@@ -71,9 +91,27 @@ impl Check {
     }
 
     /// The severity of this check's findings, unless the walk knows better (a downgrade
-    /// declared irreversible, or below the oldest one required, fails as info).
+    /// declared irreversible, or below the oldest one required, fails as info) or the
+    /// options say otherwise (`severity`). A production hazard is a warning: the step
+    /// works, it may only block production's traffic for a while.
     pub const fn severity(self) -> Severity {
-        Severity::Error
+        if self.is_hazard() {
+            Severity::Warning
+        } else {
+            Severity::Error
+        }
+    }
+
+    /// A production hazard, measured while the seeded upgrade runs (see hazards.rs).
+    pub const fn is_hazard(self) -> bool {
+        matches!(
+            self,
+            Check::TableRewrite
+                | Check::BlockingIndex
+                | Check::ValidatingConstraint
+                | Check::NotNullScan
+                | Check::ExclusiveLock
+        )
     }
 
     /// The checks that run once per revision, in walk order.

@@ -5,12 +5,14 @@
 
 mod checks;
 mod error;
+mod hazards;
 mod host;
 mod options;
 mod walk;
 
 pub use checks::{Check, Scope};
 pub use error::{DrillError, InspectionError};
+pub use hazards::{Observation as HazardObservation, TableEffect as HazardTableEffect};
 pub use host::{
     Direction, ErrorKind, Host, HostError, ModelComparison, Progress, Rerun, StepOutcome,
 };

@@ -32,6 +32,7 @@ use tokio::sync::Mutex;
 
 use super::checks::Check;
 use super::error::{DrillError, InspectionError};
+use super::hazards;
 use super::host::{Direction, ErrorKind, Host, ModelComparison, Progress, Rerun, StepOutcome};
 use super::options::{DrillOptions, UserRows};
 use crate::engine::Engine;
@@ -231,7 +232,8 @@ impl<H: Host> Walk<'_, H> {
         let skipped = self.options.skip_revisions.get(rev).cloned();
         let wants_data = skipped.is_none()
             && (self.options.enabled(Check::DataDependentFailure)
-                || self.options.enabled(Check::NotIdempotent));
+                || self.options.enabled(Check::NotIdempotent)
+                || self.wants_hazards());
 
         self.host.progress(Progress {
             activity: "snapshot".into(),
@@ -307,6 +309,13 @@ impl<H: Host> Walk<'_, H> {
                 rev,
                 "no table exists before this revision: nothing to seed",
             );
+            for check in hazards::CHECKS {
+                self.skip(
+                    check,
+                    rev,
+                    "no table exists before this revision: nothing to block",
+                );
+            }
             if self.options.enabled(Check::NotIdempotent) {
                 match up.capture {
                     Some(capture) => {
@@ -452,7 +461,12 @@ impl<H: Host> Walk<'_, H> {
     fn data_checks(&mut self, seeded: &Db, meta: &RevisionMeta) -> Result<bool, DrillError> {
         let rev = meta.id.as_str();
         let capture = self.options.enabled(Check::NotIdempotent);
+        let baseline = self.watch_hazards(seeded, rev)?;
         let up = self.step(seeded, Direction::Upgrade, rev, "seeded", capture)?;
+        if let Some(baseline) = baseline {
+            self.host.watch_hazards(&seeded.alembic_url, false)?;
+            self.hazards(meta, &up, &baseline);
+        }
         if self.options.enabled(Check::DataDependentFailure) {
             self.ran(Check::DataDependentFailure, rev);
             if !up.ok {
@@ -504,6 +518,78 @@ impl<H: Host> Walk<'_, H> {
             }
         }
         Ok(fit)
+    }
+
+    fn wants_hazards(&self) -> bool {
+        hazards::CHECKS.into_iter().any(|c| self.options.enabled(c))
+    }
+
+    /// Before the seeded upgrade: the tables and their rows, and the host told to measure
+    /// the step (None: the hazard checks do not run here, skipped with the reason).
+    fn watch_hazards(
+        &mut self,
+        seeded: &Db,
+        rev: &str,
+    ) -> Result<Option<hazards::Baseline>, DrillError> {
+        if !self.wants_hazards() {
+            return Ok(None);
+        }
+        if let Some(reason) = hazards::unsupported(self.engine) {
+            for check in hazards::CHECKS {
+                self.skip(check, rev, reason);
+            }
+            return Ok(None);
+        }
+        let started = Instant::now();
+        let db = seeded.name.clone();
+        let baseline = self.inspect(seeded, "count the rows of", |inspector| {
+            Box::pin(async move {
+                match inspector {
+                    DbConnection::Postgres { conn, .. } => {
+                        hazards::baseline(conn).await.map_err(|source| {
+                            crate::schema::SchemaError::Query {
+                                what: "row counts",
+                                db,
+                                source,
+                            }
+                            .into()
+                        })
+                    }
+                    _ => Ok(hazards::Baseline::new()),
+                }
+            })
+        })?;
+        self.phase("count rows (hazards)", started);
+        self.host.watch_hazards(&seeded.alembic_url, true)?;
+        Ok(Some(baseline))
+    }
+
+    /// The production hazards the seeded upgrade showed.
+    fn hazards(&mut self, meta: &RevisionMeta, up: &StepOutcome, baseline: &hazards::Baseline) {
+        let rev = meta.id.as_str();
+        let observations = match (&up.hazards, &up.hazards_unobserved) {
+            _ if !up.ok => Err("the upgrade failed on seeded tables".to_owned()),
+            (_, Some(reason)) => Err(format!("not measured: {reason}")),
+            (None, None) => Err("not measured: the host does not watch steps".to_owned()),
+            (Some(observations), None) => Ok(observations),
+        };
+        let observations = match observations {
+            Ok(observations) => observations,
+            Err(reason) => {
+                for check in hazards::CHECKS {
+                    self.skip(check, rev, &reason);
+                }
+                return;
+            }
+        };
+        for check in hazards::CHECKS {
+            self.ran(check, rev);
+        }
+        for hazard in hazards::assess(observations, baseline, self.options.hazard_lock_ms) {
+            if self.options.enabled(hazard.check) {
+                self.finding(hazard.check, meta, meta.upgrade.line, hazard.message);
+            }
+        }
     }
 
     /// Runs the upgrade's data migration again on the state it left and compares the
@@ -815,7 +901,7 @@ impl<H: Host> Walk<'_, H> {
         existing: Vec<String>,
     ) -> Result<(), DrillError> {
         let snapshot = snapshot.clone();
-        let rows = self.options.rows_per_table;
+        let rows = self.options.seeded_rows();
         let started = Instant::now();
         let phase = if existing.is_empty() {
             "seed (every table)"
@@ -881,7 +967,7 @@ impl<H: Host> Walk<'_, H> {
 
     /// A finding of `check`, at its severity.
     fn finding(&mut self, check: Check, meta: &RevisionMeta, line: Option<u32>, message: String) {
-        self.finding_as(check, check.severity(), meta, line, message);
+        self.finding_as(check, self.options.severity(check), meta, line, message);
     }
 
     fn finding_as(
