@@ -181,7 +181,7 @@ fn statement_hazards(observation: &Observation, baseline: &Baseline, lock_ms: f6
         let Some(table) = with_rows(effect.oid) else {
             continue;
         };
-        let what = describe(table, &short);
+        let what = describe(table, &short, observation.seconds);
         if effect.rewritten && !sql.starts_with(&["TRUNCATE"]) {
             let (cause, alternative) = sql.rewrite_cause();
             hazard(
@@ -233,7 +233,7 @@ fn statement_hazards(observation: &Observation, baseline: &Baseline, lock_ms: f6
             .find(|e| e.locks.iter().any(|l| l == "ShareLock"))
             .and_then(|e| with_rows(e.oid));
         if let Some(table) = locked.or(named.filter(|t| t.rows > 0)) {
-            let what = describe(table, &short);
+            let what = describe(table, &short, observation.seconds);
             hazard(
                 Check::BlockingIndex,
                 table,
@@ -251,7 +251,7 @@ fn statement_hazards(observation: &Observation, baseline: &Baseline, lock_ms: f6
         && !sql.has_phrase(&["NOT", "VALID"])
         && let Some(table) = named.filter(|t| t.rows > 0)
     {
-        let what = describe(table, &short);
+        let what = describe(table, &short, observation.seconds);
         hazard(
             Check::ValidatingConstraint,
             table,
@@ -266,11 +266,14 @@ fn statement_hazards(observation: &Observation, baseline: &Baseline, lock_ms: f6
     found
 }
 
-fn describe(table: &TableRows, statement: &str) -> String {
+/// Where and what: the table with its rows, the statement with the time it took there (what
+/// grows with `hazard_rows`).
+fn describe(table: &TableRows, statement: &str, seconds: f64) -> String {
     format!(
-        "on {} ({} rows on the seeded database), `{statement}`",
+        "on {} ({} rows on the seeded database), `{statement}` ({:.0} ms there)",
         table.display(),
-        table.rows
+        table.rows,
+        seconds * 1000.0
     )
 }
 
