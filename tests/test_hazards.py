@@ -7,19 +7,13 @@ import textwrap
 from collections.abc import Iterator
 
 import pytest
-from drill_support import drill_project
+from drill_support import HAZARD_CHECKS, drill_project
 from servers_support import engine_server
 
 from alembic_drill import ConfigError, Drill, Server
 from conftest import Project
 
-HAZARDS = [
-    "table-rewrite",
-    "blocking-index",
-    "validating-constraint",
-    "not-null-scan",
-    "exclusive-lock",
-]
+HAZARDS = list(HAZARD_CHECKS)
 
 #: Two tables that hold rows before every later revision (seeded when they first exist).
 BASE = """\
