@@ -181,16 +181,16 @@ def test_exclusive_lock(project: Project, server: Server) -> None:
         project,
         ("slowlck", """\
          op.add_column("users", sa.Column("x", sa.Integer()))
-         op.execute("SELECT pg_sleep(0.8)")""",
+         op.execute("SELECT pg_sleep(1.2)")""",
          'op.drop_column("users", "x")'),
         ("quickck", 'op.add_column("users", sa.Column("y", sa.Integer()))',
          'op.drop_column("users", "y")'),
-        settings="hazard_lock_ms = 400\n",
+        settings="hazard_lock_ms = 600\n",
     )  # fmt: skip
     report = Drill(project.ini, server=server, checks=HAZARDS).check()
     found = [(f.check, f.revision) for f in report.findings]
     assert found == [("exclusive-lock", "slowlck")], [f.message for f in report.findings]
-    assert "limit 400 ms" in report.findings[0].message
+    assert "limit 600 ms" in report.findings[0].message
 
 
 def test_a_table_made_in_the_same_step_is_no_hazard(project: Project, server: Server) -> None:

@@ -277,7 +277,7 @@ class DrillOptions(TypedDict, total=False):
     """Rows per table on the seeded database (measured for production hazards), when
     more than ``rows_per_table`` (default: None)."""
     hazard_lock_ms: float
-    """``exclusive-lock``: how long an ACCESS EXCLUSIVE lock may be held (default 100)."""
+    """``exclusive-lock``: how long an ACCESS EXCLUSIVE lock may be held (default 1000)."""
 
 @type_check_only
 class StepOutcome(TypedDict):

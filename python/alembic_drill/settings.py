@@ -18,8 +18,8 @@ oldest_downgrade = "1a2b3c4d5e6f"         # downgrades at or below it are not re
 step_timeout = 300                        # seconds a step may take (0: no limit)
 hazard_rows = 10000                       # rows per table on the seeded database, where
                                           # production hazards are measured (default: off)
-hazard_lock_ms = 100                      # exclusive-lock: ms an ACCESS EXCLUSIVE lock
-                                          # may be held (default 100)
+hazard_lock_ms = 1000                     # exclusive-lock: ms an ACCESS EXCLUSIVE lock
+                                          # may be held (default 1000)
 
 [tool.alembic-drill.severity]              # a drill check's severity instead of its own
 table-rewrite = "error"
@@ -70,7 +70,7 @@ class Settings:
     #: Rows per table on the seeded database, where production hazards are measured.
     hazard_rows: int | None = None
     #: exclusive-lock: milliseconds an ACCESS EXCLUSIVE lock may be held.
-    hazard_lock_ms: float = 100.0
+    hazard_lock_ms: float = 1000.0
     #: Where the settings came from (None: defaults only).
     source: str | None = None
 
