@@ -67,6 +67,17 @@ def drill_project(
     return project
 
 
+#: The production hazards (tests/test_hazards.py): measured on PostgreSQL, skipped with the
+#: reason elsewhere; warnings that the other tests' histories may rightly raise.
+HAZARD_CHECKS = (
+    "table-rewrite",
+    "blocking-index",
+    "validating-constraint",
+    "not-null-scan",
+    "exclusive-lock",
+)
+
+
 def checks_found(report, severity: str = "error") -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-def]
     return sorted((f.check, f.revision) for f in report.findings if f.severity == severity)
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from drill_support import HAZARD_CHECKS
 from servers_support import DRILL_ENGINES, engine_server
 
 from alembic_drill import Drill, Server
@@ -27,7 +28,12 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
 def test_realistic_history_is_clean(tmp_path: Path, server: Server) -> None:
     ids = generate(tmp_path, 40, branch_every=12, seed=7, mix="realistic")
     report = Drill(tmp_path / "alembic.ini", server=server).check()
-    assert report.findings == [], [f.message for f in report.findings]
+    # Production hazards are true of these histories (indexes built without CONCURRENTLY,
+    # foreign keys validated at once, on tables that hold rows): warnings, not false
+    # findings, and so is the static advice on those indexes. Anything else would be one.
+    true_here = {*HAZARD_CHECKS, "index-without-concurrently"}
+    wrong = [f.message for f in report.findings if f.check not in true_here]
+    assert wrong == [] and report.ok
     ran = {(r["check"], r["revision"]) for r in report.to_dict()["checks"] if not r["skipped"]}
     assert {rev for check, rev in ran if check == "roundtrip-failed"} == set(ids)
     assert ("model-drift", None) in ran

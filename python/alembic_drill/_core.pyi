@@ -273,6 +273,13 @@ class DrillOptions(TypedDict, total=False):
     """Call the host's ``bootstrap`` on every fresh database (default: False)."""
     accept: dict[str, dict[str, str]]
     """Findings a revision accepts: revision -> check id -> why (reported as info)."""
+    severity: dict[str, str]
+    """Severity of a drill check's findings instead of its default, by check id."""
+    hazard_rows: int | None
+    """Rows per table on the seeded database (measured for production hazards), when
+    more than ``rows_per_table`` (default: None)."""
+    hazard_lock_ms: float
+    """``exclusive-lock``: how long an ACCESS EXCLUSIVE lock may be held (default 1000)."""
 
 @type_check_only
 class StepOutcome(TypedDict):
@@ -291,6 +298,30 @@ class StepOutcome(TypedDict):
     error_kind: Literal["constraint", "value", "code", "database"] | None
     """What raised the error: a constraint over rows, a value the database refused, the
     script's own code, any other database error (None: the step passed)."""
+    hazards: list[HazardObservation] | None
+    """When the step was watched (``Host.watch_hazards``): per DDL statement, what it did
+    to the tables (alembic_drill._hazards)."""
+    hazards_unobserved: str | None
+    """Why the measurement is incomplete, if it is."""
+
+@type_check_only
+class HazardTable(TypedDict):
+    oid: int
+    rewritten: bool
+    """Its relfilenode changed."""
+    scans: int
+    """Scans the statement made of it (seq + index, this transaction)."""
+    locks: list[str]
+    """Lock modes the statement took on it (pg_locks' names)."""
+    held_ms: float | None
+    """For an ACCESS EXCLUSIVE lock it took: from the statement's start to its release."""
+
+@type_check_only
+class HazardObservation(TypedDict):
+    statement: str
+    seconds: float
+    autocommit: bool
+    tables: list[HazardTable]
 
 @type_check_only
 class Host(Protocol):
@@ -312,6 +343,8 @@ class Host(Protocol):
         ``{"json": True}`` or ``{"uuid": True}``."""
     def release(self, url: str) -> object:
         """Closes the connections kept to the database at ``url``."""
+    def watch_hazards(self, url: str, watch: bool) -> object:
+        """Measures (or stops measuring) what the steps on ``url`` do to its tables."""
     def bootstrap(self, url: str) -> object:
         """Prepares a fresh database (tables made outside migrations)."""
     def progress(self, index: int, total: int, revision: str, activity: str) -> object:

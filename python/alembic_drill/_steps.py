@@ -33,9 +33,10 @@ from alembic_drill import _drivers, _env_runner, _model_hints, _rerun, _stand_in
 from alembic_drill._core import AlembicDrillError
 
 if TYPE_CHECKING:
-    from alembic_drill._core import StepOutcome
+    from alembic_drill._core import HazardObservation, StepOutcome
 from alembic_drill._engines import EngineCache, count_connections
 from alembic_drill._guard import ForeignDatabaseError, guarded
+from alembic_drill._hazards import HazardWatch
 from alembic_drill._project import find_project
 from alembic_drill._step_errors import ErrorKind
 from alembic_drill._step_errors import describe as _describe
@@ -80,6 +81,9 @@ class StepResult:
     connections_opened: int = 0
     version_table: str = "alembic_version"
     version_table_schema: str | None = None
+    #: What the step's DDL did to the tables (PostgreSQL, when watched: _hazards).
+    hazards: list[HazardObservation] | None = None
+    hazards_unobserved: str | None = None
 
 
 class _ReusableConnection(Connection):
@@ -157,8 +161,16 @@ class StepRunner:
         chosen = _drivers.for_env(make_url(url), self.project_url)
         return chosen.render_as_string(hide_password=False)
 
-    def step(self, url: str, direction: str, revision: str, capture: bool = False) -> StepResult:
-        """Applies (``upgrade``) or reverts (``downgrade``) exactly ``revision``."""
+    def step(
+        self,
+        url: str,
+        direction: str,
+        revision: str,
+        capture: bool = False,
+        hazards: bool = False,
+    ) -> StepResult:
+        """Applies (``upgrade``) or reverts (``downgrade``) exactly ``revision``; with
+        ``hazards``, measures what its DDL does to the tables (see _hazards)."""
         from alembic.runtime.migration import MigrationStep
 
         script = self.script.get_revision(revision)
@@ -181,7 +193,9 @@ class StepRunner:
 
         started = time.perf_counter()
         try:
-            self._run_env(url, steps, destination=revision, result=result, capture=capture)
+            self._run_env(
+                url, steps, destination=revision, result=result, capture=capture, hazards=hazards
+            )
             result.ok = True
             result.schema_changed = any(
                 _table_of(sql) != result.version_table.lower() for sql in result.schema_statements
@@ -310,6 +324,7 @@ class StepRunner:
         destination: str | None,
         result: StepResult | None,
         capture: bool,
+        hazards: bool = False,
     ) -> None:
         from alembic.runtime.environment import EnvironmentContext
 
@@ -324,6 +339,7 @@ class StepRunner:
         with (
             self.guard(target),
             _Capture(capture) as captured,
+            HazardWatch(hazards) as watched,
             self._handover(url),
             self._engines.intercept(lambda requested: _same_database(requested, target)),
             count_connections() as connections,
@@ -346,6 +362,9 @@ class StepRunner:
                 result.statements = captured.statements
                 result.schema_statements = captured.schema_statements
                 result.connections_opened = connections[0]
+                if hazards:
+                    result.hazards = watched.observations
+                    result.hazards_unobserved = watched.unobserved
 
     @contextlib.contextmanager
     def guard(self, target: URL) -> Iterator[None]:
@@ -590,9 +609,20 @@ class DrillHost:
         self._progress = progress
         #: Upgrades that migrated data: (revision, whether they also changed the schema).
         self._captures: dict[int, tuple[str, bool]] = {}
+        #: Databases whose steps are measured for production hazards (watch_hazards).
+        self._watched: set[str] = set()
+
+    def watch_hazards(self, url: str, watch: bool) -> None:
+        """Measures (or stops measuring) what the steps on ``url`` do to its tables."""
+        if watch:
+            self._watched.add(url)
+        else:
+            self._watched.discard(url)
 
     def step(self, url: str, direction: str, revision: str, capture: bool) -> StepOutcome:
-        result = self.runner.step(url, direction, revision, capture=capture)
+        result = self.runner.step(
+            url, direction, revision, capture=capture, hazards=url in self._watched
+        )
         captured = None
         if capture and result.ok and result.statements:
             captured = len(self._captures) + 1
@@ -605,6 +635,8 @@ class DrillHost:
             "capture": captured,
             "connections": result.connections_opened,
             "error_kind": result.error_kind,
+            "hazards": result.hazards,
+            "hazards_unobserved": result.hazards_unobserved,
         }
 
     def rerun(self, url: str, capture: int) -> tuple[str | None, str | None]:

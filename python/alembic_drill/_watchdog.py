@@ -414,6 +414,9 @@ class WatchedHost:
         hints: dict[str, dict[str, dict[str, Any]]] = self._host.model_hints()
         return hints
 
+    def watch_hazards(self, url: str, watch: bool) -> None:
+        self._host.watch_hazards(url, watch)
+
     def progress(self, index: int, total: int, revision: str, activity: str) -> None:
         self._watchdog.scope.check()
         self._host.progress(index, total, revision, activity)

@@ -164,6 +164,9 @@ class Drill:
         options["seeds"] = self.settings.seeds
         options["accept"] = self.settings.accept
         options["bootstrap"] = bool(self.settings.bootstrap)
+        options["severity"] = dict(self.settings.severity)
+        options["hazard_rows"] = self.settings.hazard_rows
+        options["hazard_lock_ms"] = self.settings.hazard_lock_ms
         try:
             with watchdog:
                 return _core.run_drill(history, server._core, host, options)

@@ -18,6 +18,13 @@ bootstrap = "myapp.db:create_base_tables" # callable(connection), or a .sql file
                                           # database before the walk
 oldest_downgrade = "1a2b3c4d5e6f"         # downgrades at or below it are not required
 step_timeout = 300                        # seconds a step may take (0: no limit)
+hazard_rows = 10000                       # rows per table on the seeded database, where
+                                          # production hazards are measured (default: off)
+hazard_lock_ms = 1000                     # exclusive-lock: ms an ACCESS EXCLUSIVE lock
+                                          # may be held (default 1000)
+
+[tool.alembic-drill.severity]              # a drill check's severity instead of its own
+table-rewrite = "error"
 
 [tool.alembic-drill.skip_revisions]        # revision = reason
 "3c4d5e6f7081" = "data fix, runs once by hand"
@@ -65,6 +72,12 @@ class Settings:
     accept: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Seconds one Alembic step may take before it is cancelled on the server (0: none).
     step_timeout: float = 300.0
+    #: Severity of a drill check's findings instead of its own: check id -> level.
+    severity: dict[str, str] = field(default_factory=dict)
+    #: Rows per table on the seeded database, where production hazards are measured.
+    hazard_rows: int | None = None
+    #: exclusive-lock: milliseconds an ACCESS EXCLUSIVE lock may be held.
+    hazard_lock_ms: float = 1000.0
     #: Where the settings came from (None: defaults only).
     source: str | None = None
 
@@ -162,7 +175,36 @@ def _parse(table: Any, path: Path) -> Settings:
         values["accept"] = _accept(table["accept"], where)
     if "step_timeout" in table:
         values["step_timeout"] = step_timeout(table["step_timeout"], where)
+    values.update(_hazard_settings(table, where))
     return Settings(**values)
+
+
+_LEVELS = ("error", "warning", "info")
+
+
+def _hazard_settings(table: dict[str, Any], where: str) -> dict[str, Any]:
+    """``severity``, ``hazard_rows`` and ``hazard_lock_ms``, checked."""
+    values: dict[str, Any] = {}
+    if "severity" in table:
+        levels = table["severity"]
+        if not isinstance(levels, dict):
+            raise ConfigError(f"{where}: severity must map check ids to error, warning or info")
+        parse_check_ids(list(levels), "checks", f"{where} severity")
+        wrong = [f"{k} = {v!r}" for k, v in levels.items() if v not in _LEVELS]
+        if wrong:
+            raise ConfigError(f"{where}: severity {', '.join(wrong)}: one of {', '.join(_LEVELS)}")
+        values["severity"] = dict(levels)
+    if "hazard_rows" in table:
+        rows = table["hazard_rows"]
+        if isinstance(rows, bool) or not isinstance(rows, int) or not 1 <= rows <= 1_000_000:
+            raise ConfigError(f"{where}: hazard_rows must be a number of rows, 1 to 1000000")
+        values["hazard_rows"] = rows
+    if "hazard_lock_ms" in table:
+        ms = table["hazard_lock_ms"]
+        if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not ms >= 0:
+            raise ConfigError(f"{where}: hazard_lock_ms must be a number of milliseconds >= 0")
+        values["hazard_lock_ms"] = float(ms)
+    return values
 
 
 def step_timeout(value: Any, where: str) -> float:

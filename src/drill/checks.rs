@@ -19,6 +19,13 @@ pub enum Check {
     DestroysData,
     DowngradeLosesData,
     NotIdempotent,
+    // -- production hazards (measured on the seeded upgrade; see hazards.rs) --
+    TableRewrite,
+    BlockingIndex,
+    ValidatingConstraint,
+    NotNullScan,
+    ExclusiveLock,
+    // -- at head --
     ModelDrift,
 }
 
@@ -42,7 +49,7 @@ impl Scope {
 
 impl Check {
     /// Every drill check, in the order a walk performs them.
-    pub const ALL: [Check; 9] = [
+    pub const ALL: [Check; 14] = [
         Check::UpgradeFailed,
         Check::DowngradeFailed,
         Check::RoundtripFailed,
@@ -51,6 +58,13 @@ impl Check {
         Check::DestroysData,
         Check::DowngradeLosesData,
         Check::NotIdempotent,
+        // production hazards
+        Check::TableRewrite,
+        Check::BlockingIndex,
+        Check::ValidatingConstraint,
+        Check::NotNullScan,
+        Check::ExclusiveLock,
+        // at head
         Check::ModelDrift,
     ];
 
@@ -65,6 +79,12 @@ impl Check {
             Check::DestroysData => "destroys-data",
             Check::DowngradeLosesData => "downgrade-loses-data",
             Check::NotIdempotent => "not-idempotent",
+            // production hazards
+            Check::TableRewrite => "table-rewrite",
+            Check::BlockingIndex => "blocking-index",
+            Check::ValidatingConstraint => "validating-constraint",
+            Check::NotNullScan => "not-null-scan",
+            Check::ExclusiveLock => "exclusive-lock",
             Check::ModelDrift => "model-drift",
         }
     }
@@ -77,13 +97,28 @@ impl Check {
     }
 
     /// The severity of this check's findings, unless the walk knows better (a downgrade
-    /// declared irreversible, or below the oldest one required, fails as info). Destroying
-    /// data is often intended: it is a warning until the revision says so.
+    /// declared irreversible, or below the oldest one required, fails as info) or the
+    /// options say otherwise (`severity`). A production hazard is a warning: the step
+    /// works, it may only block production's traffic for a while. Destroying data is
+    /// often intended: it is a warning until the revision says so.
     pub const fn severity(self) -> Severity {
-        match self {
-            Check::DestroysData => Severity::Warning,
-            _ => Severity::Error,
+        if self.is_hazard() || matches!(self, Check::DestroysData) {
+            Severity::Warning
+        } else {
+            Severity::Error
         }
+    }
+
+    /// A production hazard, measured while the seeded upgrade runs (see hazards.rs).
+    pub const fn is_hazard(self) -> bool {
+        matches!(
+            self,
+            Check::TableRewrite
+                | Check::BlockingIndex
+                | Check::ValidatingConstraint
+                | Check::NotNullScan
+                | Check::ExclusiveLock
+        )
     }
 
     /// The checks that run once per revision, in walk order.

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 
+use super::hazards::Observation;
 use crate::seed::ModelHints;
 
 /// `upgrade` or `downgrade`.
@@ -37,6 +38,11 @@ pub struct StepOutcome {
     pub connections: u32,
     /// What raised the error, when the step failed.
     pub error_kind: Option<ErrorKind>,
+    /// When the step was watched ([`Host::watch_hazards`]): what each of its DDL
+    /// statements did to the tables (None: not measured).
+    pub hazards: Option<Vec<Observation>>,
+    /// Why the measurement is incomplete, if it is.
+    pub hazards_unobserved: Option<String>,
 }
 
 /// What raised a step's error: it decides how sure a finding can be when the step ran
@@ -163,6 +169,13 @@ pub trait Host {
 
     /// Prepares a fresh database (tables made outside migrations).
     fn bootstrap(&mut self, url: &str) -> Result<(), HostError>;
+
+    /// Measures (or stops measuring) what the steps on `url` do to its tables (production
+    /// hazards, PostgreSQL). A host that cannot leaves [`StepOutcome::hazards`] None, and
+    /// the hazard checks are skipped with that reason.
+    fn watch_hazards(&mut self, _url: &str, _watch: bool) -> Result<(), HostError> {
+        Ok(())
+    }
 
     /// Waits for an inspection (snapshot, seeding, fingerprint, clone) to finish.
     fn wait<F>(&mut self, future: F) -> Result<F::Output, HostError>

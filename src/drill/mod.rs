@@ -6,12 +6,14 @@
 mod checks;
 mod data_loss;
 mod error;
+mod hazards;
 mod host;
 mod options;
 mod walk;
 
 pub use checks::{Check, Scope};
 pub use error::{DrillError, InspectionError};
+pub use hazards::{Observation as HazardObservation, TableEffect as HazardTableEffect};
 pub use host::{
     Direction, ErrorKind, Host, HostError, ModelComparison, Progress, Rerun, StepOutcome,
 };

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 
 use super::checks::Check;
+use super::hazards::DEFAULT_LOCK_MS;
+use crate::finding::Severity;
 use crate::graph::StaticCheck;
 
 /// Rows a user supplies for one revision: table -> rows (column -> value).
@@ -36,6 +38,13 @@ pub struct DrillOptions {
     /// Findings a revision accepts: revision -> check id -> why. They are reported as
     /// info, with the reason, and fail nothing.
     pub accept: BTreeMap<String, BTreeMap<String, String>>,
+    /// Severity of a check's findings instead of its own (`Check::severity`).
+    pub severity: BTreeMap<Check, Severity>,
+    /// Rows per table on the seeded database, where the production hazards are measured,
+    /// when more than `rows_per_table` (to see what a rewrite or a scan costs).
+    pub hazard_rows: Option<usize>,
+    /// `exclusive-lock`: milliseconds an ACCESS EXCLUSIVE lock may be held.
+    pub hazard_lock_ms: f64,
 }
 
 impl Default for DrillOptions {
@@ -49,6 +58,9 @@ impl Default for DrillOptions {
             rows_per_table: DEFAULT_ROWS_PER_TABLE,
             bootstrap: false,
             accept: BTreeMap::new(),
+            severity: BTreeMap::new(),
+            hazard_rows: None,
+            hazard_lock_ms: DEFAULT_LOCK_MS,
         }
     }
 }
@@ -61,6 +73,19 @@ impl DrillOptions {
     /// Why the revision accepts findings of this check, if it does.
     pub fn accepted(&self, revision: &str, check: &str) -> Option<&str> {
         self.accept.get(revision)?.get(check).map(String::as_str)
+    }
+
+    /// The severity of `check`'s findings.
+    pub fn severity(&self, check: Check) -> Severity {
+        self.severity
+            .get(&check)
+            .copied()
+            .unwrap_or(check.severity())
+    }
+
+    /// Rows per table on the seeded database.
+    pub fn seeded_rows(&self) -> usize {
+        self.rows_per_table.max(self.hazard_rows.unwrap_or(0))
     }
 
     /// Whether a finding of this static check stays in the report.
@@ -91,5 +116,22 @@ mod tests {
         assert!(static_as_drill.is_err());
         let key = serde_json::from_str::<DrillOptions>(r#"{"rows_per_tabel": 2}"#);
         assert!(key.unwrap_err().to_string().contains("rows_per_tabel"));
+    }
+
+    #[test]
+    fn severity_and_hazard_rows_are_per_run() {
+        let options: DrillOptions = serde_json::from_str(
+            r#"{"severity": {"table-rewrite": "error"}, "hazard_rows": 10000}"#,
+        )
+        .unwrap();
+        assert_eq!(options.severity(Check::TableRewrite), Severity::Error);
+        assert_eq!(options.severity(Check::BlockingIndex), Severity::Warning);
+        assert_eq!(options.seeded_rows(), 10000);
+        let typo =
+            serde_json::from_str::<DrillOptions>(r#"{"severity": {"table-rewrit": "error"}}"#);
+        assert!(typo.is_err());
+        let level =
+            serde_json::from_str::<DrillOptions>(r#"{"severity": {"table-rewrite": "fatal"}}"#);
+        assert!(level.is_err());
     }
 }

@@ -36,6 +36,7 @@ use tokio::sync::Mutex;
 use super::checks::Check;
 use super::data_loss::{self, TableLoss};
 use super::error::{DrillError, InspectionError};
+use super::hazards;
 use super::host::{Direction, ErrorKind, Host, ModelComparison, Progress, Rerun, StepOutcome};
 use super::options::{DrillOptions, UserRows};
 use crate::engine::Engine;
@@ -306,14 +307,15 @@ impl<H: Host> Walk<'_, H> {
         }
         let skipped = self.options.skip_revisions.get(rev).cloned();
         let wants_data = skipped.is_none()
-            && [
+            && ([
                 Check::DataDependentFailure,
                 Check::DestroysData,
                 Check::DowngradeLosesData,
                 Check::NotIdempotent,
             ]
             .into_iter()
-            .any(|c| self.options.enabled(c));
+            .any(|c| self.options.enabled(c))
+                || self.wants_hazards());
 
         self.host.progress(Progress {
             activity: "snapshot".into(),
@@ -395,6 +397,13 @@ impl<H: Host> Walk<'_, H> {
                 Check::DowngradeLosesData,
             ] {
                 self.skip(check, rev, reason);
+            }
+            for check in hazards::CHECKS {
+                self.skip(
+                    check,
+                    rev,
+                    "no table exists before this revision: nothing to block",
+                );
             }
             if self.options.enabled(Check::NotIdempotent) {
                 match up.capture {
@@ -574,6 +583,7 @@ impl<H: Host> Walk<'_, H> {
         // Where the round trip is repeated here, the replay follows its second upgrade: the
         // state a retried upgrade meets is the same, and no check waits on another.
         let capture = self.options.enabled(Check::NotIdempotent);
+        let baseline = self.watch_hazards(seeded, rev)?;
         let up = self.step(
             seeded,
             Direction::Upgrade,
@@ -581,6 +591,10 @@ impl<H: Host> Walk<'_, H> {
             "seeded",
             capture && round_trip.is_err(),
         )?;
+        if let Some(baseline) = baseline {
+            self.host.watch_hazards(&seeded.alembic_url, false)?;
+            self.hazards(meta, &up, &baseline);
+        }
         if self.options.enabled(Check::DataDependentFailure) {
             self.ran(Check::DataDependentFailure, rev);
             if !up.ok {
@@ -882,6 +896,78 @@ impl<H: Host> Walk<'_, H> {
                  [tool.alembic-drill.seeds.\"{rev}\"] or the pytest_alembic_drill_seed_rows hook"
                 ),
             );
+        }
+    }
+
+    fn wants_hazards(&self) -> bool {
+        hazards::CHECKS.into_iter().any(|c| self.options.enabled(c))
+    }
+
+    /// Before the seeded upgrade: the tables and their rows, and the host told to measure
+    /// the step (None: the hazard checks do not run here, skipped with the reason).
+    fn watch_hazards(
+        &mut self,
+        seeded: &Db,
+        rev: &str,
+    ) -> Result<Option<hazards::Baseline>, DrillError> {
+        if !self.wants_hazards() {
+            return Ok(None);
+        }
+        if let Some(reason) = hazards::unsupported(self.engine) {
+            for check in hazards::CHECKS {
+                self.skip(check, rev, reason);
+            }
+            return Ok(None);
+        }
+        let started = Instant::now();
+        let db = seeded.name.clone();
+        let baseline = self.inspect(seeded, "count the rows of", |inspector| {
+            Box::pin(async move {
+                match inspector {
+                    DbConnection::Postgres { conn, .. } => {
+                        hazards::baseline(conn).await.map_err(|source| {
+                            crate::schema::SchemaError::Query {
+                                what: "row counts",
+                                db,
+                                source,
+                            }
+                            .into()
+                        })
+                    }
+                    _ => Ok(hazards::Baseline::new()),
+                }
+            })
+        })?;
+        self.phase("count rows (hazards)", started);
+        self.host.watch_hazards(&seeded.alembic_url, true)?;
+        Ok(Some(baseline))
+    }
+
+    /// The production hazards the seeded upgrade showed.
+    fn hazards(&mut self, meta: &RevisionMeta, up: &StepOutcome, baseline: &hazards::Baseline) {
+        let rev = meta.id.as_str();
+        let observations = match (&up.hazards, &up.hazards_unobserved) {
+            _ if !up.ok => Err("the upgrade failed on seeded tables".to_owned()),
+            (_, Some(reason)) => Err(format!("not measured: {reason}")),
+            (None, None) => Err("not measured: the host does not watch steps".to_owned()),
+            (Some(observations), None) => Ok(observations),
+        };
+        let observations = match observations {
+            Ok(observations) => observations,
+            Err(reason) => {
+                for check in hazards::CHECKS {
+                    self.skip(check, rev, &reason);
+                }
+                return;
+            }
+        };
+        for check in hazards::CHECKS {
+            self.ran(check, rev);
+        }
+        for hazard in hazards::assess(observations, baseline, self.options.hazard_lock_ms) {
+            if self.options.enabled(hazard.check) {
+                self.finding(hazard.check, meta, meta.upgrade.line, hazard.message);
+            }
         }
     }
 
@@ -1228,7 +1314,7 @@ impl<H: Host> Walk<'_, H> {
         existing: Vec<String>,
     ) -> Result<(), DrillError> {
         let snapshot = snapshot.clone();
-        let rows = self.options.rows_per_table;
+        let rows = self.options.seeded_rows();
         let hints = match &self.hints {
             Some(hints) => Arc::clone(hints),
             None => {
@@ -1303,7 +1389,7 @@ impl<H: Host> Walk<'_, H> {
 
     /// A finding of `check`, at its severity.
     fn finding(&mut self, check: Check, meta: &RevisionMeta, line: Option<u32>, message: String) {
-        self.finding_as(check, check.severity(), meta, line, message);
+        self.finding_as(check, self.options.severity(check), meta, line, message);
     }
 
     fn finding_as(

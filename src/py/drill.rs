@@ -60,7 +60,7 @@ struct PyHost<'py> {
 /// What the host's `step()` returns (`StepOutcome` in `_core.pyi`).
 #[derive(FromPyObject)]
 #[pyo3(from_item_all)]
-struct StepDict {
+struct StepDict<'py> {
     ok: bool,
     seconds: f64,
     error: Option<String>,
@@ -69,11 +69,25 @@ struct StepDict {
     connections: u32,
     /// What raised the error (`constraint`, `value`, `code`, `database`).
     error_kind: Option<String>,
+    /// Production hazards measured (alembic_drill._hazards), when the step was watched.
+    #[pyo3(default)]
+    hazards: Option<Bound<'py, PyAny>>,
+    #[pyo3(default)]
+    hazards_unobserved: Option<String>,
 }
 
-impl From<StepDict> for StepOutcome {
-    fn from(step: StepDict) -> StepOutcome {
-        StepOutcome {
+impl TryFrom<StepDict<'_>> for StepOutcome {
+    type Error = PyErr;
+
+    fn try_from(step: StepDict<'_>) -> PyResult<StepOutcome> {
+        let hazards = match step.hazards {
+            Some(observations) if !observations.is_none() => Some(
+                pythonize::depythonize(&observations)
+                    .map_err(|e| PyErr::from(super::errors::Error::from(e)))?,
+            ),
+            _ => None,
+        };
+        Ok(StepOutcome {
             ok: step.ok,
             seconds: step.seconds,
             error: step.error,
@@ -81,7 +95,9 @@ impl From<StepDict> for StepOutcome {
             capture: step.capture,
             connections: step.connections,
             error_kind: step.error_kind.as_deref().and_then(ErrorKind::parse),
-        }
+            hazards,
+            hazards_unobserved: step.hazards_unobserved,
+        })
     }
 }
 
@@ -99,7 +115,7 @@ impl Host for PyHost<'_> {
         let result = self
             .host
             .call_method1("step", (url, direction.as_str(), revision, capture))
-            .and_then(|r| r.extract::<StepDict>().map(StepOutcome::from));
+            .and_then(|r| r.extract::<StepDict>().and_then(StepOutcome::try_from));
         result.map_err(HostError::caused_by)
     }
 
@@ -146,6 +162,20 @@ impl Host for PyHost<'_> {
 
     fn bootstrap(&mut self, url: &str) -> Result<(), HostError> {
         let result = self.host.call_method1("bootstrap", (url,)).map(drop);
+        result.map_err(HostError::caused_by)
+    }
+
+    fn watch_hazards(&mut self, url: &str, watch: bool) -> Result<(), HostError> {
+        // A host without the method measures nothing: the steps say so (hazards None).
+        match self.host.hasattr("watch_hazards") {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(e) => return Err(HostError::caused_by(e)),
+        }
+        let result = self
+            .host
+            .call_method1("watch_hazards", (url, watch))
+            .map(drop);
         result.map_err(HostError::caused_by)
     }
 

@@ -111,6 +111,7 @@ impl Host for SqliteHost {
             version_table: "alembic_version".to_owned(),
             capture,
             connections: 1,
+            ..StepOutcome::default()
         })
     }
 
