@@ -38,7 +38,7 @@ from alembic_drill._core import AlembicDrillError
 
 if TYPE_CHECKING:
     from alembic_drill._core import StepOutcome
-from alembic_drill._engines import EngineCache, count_connections
+from alembic_drill._engines import EngineCache, count_connections, without_sync
 from alembic_drill._env_session import EnvSession
 from alembic_drill._guard import ForeignDatabaseError, guarded
 from alembic_drill._project import find_project
@@ -391,6 +391,7 @@ class StepRunner:
             self._handover(url),
             self._engines.intercept(lambda requested: _same_database(requested, target)),
             count_connections() as connections,
+            without_sync(),
         ):
             yield captured, connections
 
