@@ -42,22 +42,30 @@ from alembic_drill import Server
 
 RESULTS = HERE / "results"
 SPECS = {"postgresql": "local:postgresql", "sqlite": "sqlite"}
-#: What each project's app needs: its URL variable (read at import), and a home folder.
-URL_ENV = {"optuna": None, "airflow": "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"}
+#: What each project's app needs: a home folder.
 HOME_ENV = {"optuna": None, "airflow": "AIRFLOW_HOME"}
 TOOLS = ("floor", "pytest-alembic", "alembic-drill", "alembic-drill-per-step")
 
+# The URL as sqlalchemy.url (optuna's env.py builds its engine from it) and a Connection in
+# config.attributes (Airflow's env.py takes it, else the engine airflow.settings built at
+# import), as pytest-alembic hands them over.
 FLOOR = """
 import sys
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 config = Config(sys.argv[1])
 config.set_main_option("sqlalchemy.url", sys.argv[2].replace("%", "%%"))
-command.upgrade(config, "heads")
-try:
-    command.downgrade(config, "base")
-except Exception as exc:  # both histories have a downgrade that fails (findings.md)
-    print(f"FLOOR: downgrade base stopped: {type(exc).__name__}: {exc}"[:300])
+engine = sa.create_engine(sys.argv[2], poolclass=sa.pool.NullPool)
+with engine.connect() as connection:
+    config.attributes["connection"] = connection
+    command.upgrade(config, "heads")
+    try:
+        command.downgrade(config, "base")
+    except Exception as exc:  # both histories have a downgrade that fails (findings.md)
+        print(f"FLOOR: downgrade base stopped: {type(exc).__name__}: {exc}"[:300])
+    connection.commit()
+engine.dispose()
 """
 
 CONFTEST = """
@@ -132,12 +140,10 @@ def run(
     if tool in ("floor", "pytest-alembic"):
         database = server.create_database()
         url = database.url
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+        if url.startswith("postgresql"):  # the corpus venvs have psycopg2
+            url = "postgresql+psycopg2://" + url.split("://", 1)[1]
         env["BENCH_URL"] = url
         env["BENCH_ALEMBIC_INI"] = str(ini)
-        if URL_ENV[project]:
-            env[URL_ENV[project]] = url
     if tool == "floor":
         command = [str(python), "-c", FLOOR, str(ini), env["BENCH_URL"]]
     elif tool == "pytest-alembic":
