@@ -109,11 +109,16 @@ def operations(n: int) -> tuple[str, str, str]:
 def generate(
     out: Path, revisions: int, branch_every: int, seed: int, *, mix: str = "simple"
 ) -> list[str]:
-    """Writes the project into ``out``; returns the revision ids in the order written."""
-    if mix == "realistic":
-        return generate_realistic(out, revisions, branch_every, seed)
+    """Writes the project into ``out``; returns the revision ids in the order written.
+    ``realistic-reimport``: the realistic mix, whose env.py imports its models module
+    again on every run (as an env.py that builds the application's models does)."""
+    if mix in ("realistic", "realistic-reimport"):
+        ids = generate_realistic(out, revisions, branch_every, seed)
+        if mix == "realistic-reimport":
+            (out / "migrations" / "env.py").write_text(REIMPORTING_ENV_PY)
+        return ids
     if mix != "simple":
-        raise ValueError(f"unknown mix {mix!r}: simple or realistic")
+        raise ValueError(f"unknown mix {mix!r}: simple, realistic or realistic-reimport")
     rng = random.Random(seed)
     versions = out / "migrations" / "versions"
     versions.mkdir(parents=True, exist_ok=True)
@@ -221,6 +226,14 @@ else:
         if connectable is None:
             engine.dispose()
 """
+
+REIMPORTING_ENV_PY = REALISTIC_ENV_PY.replace(
+    "from models import metadata\n",
+    "import importlib\n\nimport models\n\n"
+    "# The models module runs again on every run of env.py, as an application's does when\n"
+    "# env.py builds its models (or reads its settings, or builds its engine) itself.\n"
+    "metadata = importlib.reload(models).metadata\n",
+)
 
 MODELS_HEADER = '''\
 """The models: the schema at the head of the generated history."""

@@ -54,9 +54,9 @@ def branch_every(revisions: int) -> int:
     return min(25, max(5, revisions // 2))
 
 
-def make_history(root: Path, revisions: int, seed: int) -> History:
+def make_history(root: Path, revisions: int, seed: int, mix: str = "realistic") -> History:
     project, work = root / f"h{revisions}" / "project", root / f"h{revisions}" / "runs"
-    generate(project, revisions, branch_every(revisions), seed + revisions, mix="realistic")
+    generate(project, revisions, branch_every(revisions), seed + revisions, mix=mix)
     work.mkdir(parents=True)
     return History(revisions, project, work)
 
@@ -86,6 +86,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--mix",
+        default="realistic",
+        choices=["realistic", "realistic-reimport"],
+        help="realistic-reimport: env.py imports its models module again on every run",
+    )
+    parser.add_argument(
         "--limit",
         default="pytest-mrt=100",
         help="TOOL=N,...: leave TOOL out of histories longer than N revisions (pytest-mrt's "
@@ -113,7 +119,9 @@ def main() -> None:
     started = time.perf_counter()
     root = args.keep or Path(tempfile.mkdtemp(prefix="drill-peers-"))
     try:
-        samples, skipped = run(root, sizes, engines, tools, args.repeat, args.seed, python, limits)
+        samples, skipped = run(
+            root, sizes, engines, tools, args.repeat, args.seed, python, limits, args.mix
+        )
     except ToolFailed as failure:
         sys.exit(f"FAILED: {failure}")
     finally:
@@ -122,7 +130,8 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     preamble = [
         f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `bench/peers.py "
-        f"--revisions {args.revisions} --repeat {args.repeat} --engines {args.engines}` "
+        f"--revisions {args.revisions} --repeat {args.repeat} --engines {args.engines} "
+        f"--mix {args.mix}` "
         f"in {elapsed / 60:.1f} min on {platform.machine()} with {os.cpu_count()} CPUs "
         f"({platform.python_implementation()} {platform.python_version()}).",
         *skipped,
@@ -139,6 +148,7 @@ def run(
     seed: int,
     python: Path,
     limits: dict[str, int],
+    mix: str = "realistic",
 ) -> tuple[list[report.Sample], list[str]]:
     """Every tool, ``repeat`` times, on every history and engine (within ``limits``); and
     what was skipped."""
@@ -148,7 +158,7 @@ def run(
         for name, n in limits.items()
         if any(size > n for size in sizes) and name in {tool.name for tool in tools}
     ]
-    histories = [make_history(root, n, seed) for n in sizes]
+    histories = [make_history(root, n, seed, mix) for n in sizes]
     for engine in engines:
         if engine == "mysql" and not MARIADB.exists():
             message = f"mysql: skipped, {MARIADB} is not installed (MariaDB binaries)."

@@ -10,7 +10,7 @@ import sqlalchemy
 from sqlalchemy import pool, text
 from sqlalchemy.engine import make_url
 
-from alembic_drill._engines import EngineCache, count_connections
+from alembic_drill._engines import EngineCache, count_connections, without_sync
 
 
 def test_env_engines_for_the_target_are_kept_and_others_pass_through(tmp_path: Path) -> None:
@@ -48,3 +48,21 @@ def test_env_engines_for_the_target_are_kept_and_others_pass_through(tmp_path: P
             conn.execute(text("SELECT 1"))
     assert opened == [1], "a released engine's connections are closed"
     cache.close()
+
+
+def test_sqlite_connections_opened_in_a_step_do_not_wait_for_the_disk(tmp_path: Path) -> None:
+    """Throwaway SQLite files need no durability (see without_sync); connections opened
+    outside a step keep SQLite's default."""
+    url = f"sqlite:///{tmp_path / 'throwaway.db'}"
+
+    def synchronous() -> int:
+        engine = sqlalchemy.create_engine(url, poolclass=pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                return int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
+        finally:
+            engine.dispose()
+
+    with without_sync():
+        assert synchronous() == 0  # OFF
+    assert synchronous() != 0

@@ -12,6 +12,7 @@ from drill_support import drill_project
 from servers_support import need_binaries
 
 from alembic_drill import AlembicDrillError, Drill, Server
+from alembic_drill._env_session import SWITCH
 from conftest import Project
 
 ENV_ENGINE_STYLE = """
@@ -144,6 +145,7 @@ def two_revisions(project: Project) -> None:
     ],
     ids=["engine-style", "url-only-custom-version-table", "url-from-variable", "async"],
 )
+@pytest.mark.parametrize("sessions", ["session", "per-step"])
 def test_env_py_styles_run_unchanged(
     project: Project,
     sqlite_server: Server,
@@ -151,7 +153,12 @@ def test_env_py_styles_run_unchanged(
     url: str,
     kwargs: dict[str, str],
     reused: bool,
+    sessions: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Each style runs in one env.py session per database (see _env_session), and as
+    before with sessions switched off (env.py once per step)."""
+    monkeypatch.setenv(SWITCH, "1" if sessions == "session" else "0")
     drill_project(project, env=style, url=url, models=MODELS)
     two_revisions(project)
     report = Drill(project.ini, server=sqlite_server, **kwargs).check()
@@ -160,9 +167,11 @@ def test_env_py_styles_run_unchanged(
     assert {"upgrade-failed", "roundtrip-failed", "model-drift"} <= ran
     steps = report.to_dict()["steps"]
     # The roundtrip's downgrade and upgrade follow the walk's upgrade on the same
-    # database: they reuse its connection unless the engine cannot be kept.
+    # database: they run in its env.py session, or, one env.py run per step, reuse its
+    # connection unless the engine cannot be kept (an async one).
     roundtrip = {s["connections"] for s in steps if s["purpose"] == "roundtrip"}
     first = {s["connections"] for s in steps if s["purpose"] in ("walk", "seeded")}
+    reused = reused or sessions == "session"
     assert (first, roundtrip) == (({1}, {0}) if reused else ({1}, {1}))
 
 

@@ -199,8 +199,19 @@ class Drill(Tool):
         return len(ran)
 
 
+class DrillPerStep(Drill):
+    """alembic-drill as it was before issue #14: env.py run once per step."""
+
+    name = "alembic-drill-per-step"
+    label = "alembic-drill check (every check), env.py run once per step"
+
+    def env(self, history: History, url: str | None) -> dict[str, str]:
+        return {**super().env(history, url), "ALEMBIC_DRILL_ENV_SESSIONS": "0"}
+
+
 TOOLS: dict[str, Tool] = {
-    tool.name: tool for tool in (Floor(), PytestAlembic(), PytestMrt(), Handwritten(), Drill())
+    tool.name: tool
+    for tool in (Floor(), PytestAlembic(), PytestMrt(), Handwritten(), Drill(), DrillPerStep())
 }
 
 

@@ -20,6 +20,7 @@ refuses both while sessions are open), and ``close`` all of them when the runner
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
@@ -117,6 +118,25 @@ def count_connections() -> Iterator[list[int]]:
     event.listen(pool.Pool, "connect", connected)
     try:
         yield opened
+    finally:
+        event.remove(pool.Pool, "connect", connected)
+
+
+@contextlib.contextmanager
+def without_sync() -> Iterator[None]:
+    """SQLite connections opened inside the block do not wait for the disk at each commit
+    (``PRAGMA synchronous = OFF``): the databases a step may reach are throwaway files
+    alembic-drill made (the guard refuses any other), which need no durability, as the
+    servers alembic-drill starts run with ``fsync = off``. A commit then costs what its
+    statements cost, not a flush of the disk (~15 ms each on a slow one)."""
+
+    def connected(dbapi_connection: Any, _record: Any) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.execute("PRAGMA synchronous = OFF")
+
+    event.listen(pool.Pool, "connect", connected)
+    try:
+        yield
     finally:
         event.remove(pool.Pool, "connect", connected)
 

@@ -43,11 +43,20 @@ def detect(env_py: str | Path | None) -> str:
     return "direct"
 
 
+def runner_for(runner: str) -> str:
+    """How ``runner`` calls env.py from here: ``direct`` only where no event loop runs in
+    this thread."""
+    if runner == "direct" and _loop_running():
+        return "thread"
+    return runner
+
+
 def run(function: Callable[[], T], runner: str) -> T:
     """Calls ``function`` (Alembic's ``run_env``) as ``runner`` says."""
+    runner = runner_for(runner)
     if runner == "anyio":
         return _in_thread(functools.partial(_anyio_worker, function))
-    if runner == "thread" or _loop_running():
+    if runner == "thread":
         return _in_thread(function)
     return function()
 

@@ -4,7 +4,10 @@ own env.py. The only module that drives Alembic's runtime.
 The revision scripts are loaded once per runner (Alembic's ``ScriptDirectory`` keeps its
 revision map), and each step is exactly one revision: the runner builds Alembic's own
 ``RevisionStep`` for it, so Alembic's version-table bookkeeping (merges, branches,
-dependencies) applies unchanged.
+dependencies) applies unchanged. The walk's steps, replays and model comparison on a
+database run in one env.py session per database (alembic_drill._env_session), each step
+in a transaction of its own; other calls, and env.py files a session cannot serve, run
+env.py once per call.
 
 env.py files come in many styles; every step hands over the target database in all the
 common ways at once: a Connection in ``config.attributes["connection"]`` (one that also
@@ -17,6 +20,7 @@ a user's migrations never run anywhere alembic-drill did not create.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import time
@@ -29,12 +33,13 @@ from sqlalchemy import create_engine, event, pool
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
 
-from alembic_drill import _drivers, _env_runner, _model_hints, _rerun, _stand_in
+from alembic_drill import _drivers, _env_runner, _env_session, _model_hints, _rerun, _stand_in
 from alembic_drill._core import AlembicDrillError
 
 if TYPE_CHECKING:
     from alembic_drill._core import HazardObservation, StepOutcome
-from alembic_drill._engines import EngineCache, count_connections
+from alembic_drill._engines import EngineCache, count_connections, without_sync
+from alembic_drill._env_session import EnvSession
 from alembic_drill._guard import ForeignDatabaseError, guarded
 from alembic_drill._hazards import HazardWatch
 from alembic_drill._project import find_project
@@ -153,6 +158,9 @@ class StepRunner:
         #: env.py's target_metadata as the last step saw it (for seeding hints).
         self.target_metadata: Any = None
         self._engines = EngineCache()
+        #: Live env.py sessions, by the URL env.py is given (see alembic_drill._env_session).
+        self._sessions: dict[str, EnvSession] = {}
+        self._sessions_usable = _env_session.available()
 
     def database_url(self, url: str) -> str:
         """``url`` with the driver env.py gets: the project's own when it is installed
@@ -194,7 +202,13 @@ class StepRunner:
         started = time.perf_counter()
         try:
             self._run_env(
-                url, steps, destination=revision, result=result, capture=capture, hazards=hazards
+                url,
+                steps,
+                destination=revision,
+                result=result,
+                capture=capture,
+                hazards=hazards,
+                session="step",
             )
             result.ok = True
             result.schema_changed = any(
@@ -261,7 +275,7 @@ class StepRunner:
             diffs.extend(_render_diff(d) for d in compare_metadata(context, metadata))
             return []
 
-        self._run_env(url, compare, destination=None, result=None, capture=False)
+        self._run_env(url, compare, destination=None, result=None, capture=False, session="call")
         if found_metadata and not found_metadata[0]:
             raise LookupError("env.py passes no target_metadata to context.configure()")
         return diffs
@@ -289,7 +303,7 @@ class StepRunner:
             return []
 
         try:
-            self._run_env(url, again, destination=None, result=None, capture=False)
+            self._run_env(url, again, destination=None, result=None, capture=False, session="call")
         except AlembicDrillError:
             raise
         except Exception as exc:
@@ -305,14 +319,22 @@ class StepRunner:
         return None, None
 
     def release(self, url: str) -> None:
-        """Closes the connections kept to the database at ``url`` (before it is cloned
-        or dropped)."""
-        target = make_url(url)
-        self._engines.release(lambda kept: _same_database(kept, target))
+        """Ends the env.py session and closes the connections kept to the database at
+        ``url`` (before it is cloned or dropped)."""
+        target = make_url(self.database_url(url))
+        try:
+            self._end_sessions(target)
+        finally:
+            self._engines.release(lambda kept: _same_database(kept, target))
 
     def close(self) -> None:
-        """Closes every connection kept across steps."""
-        self._engines.close()
+        """Ends every env.py session and closes every connection kept across steps."""
+        try:
+            for url in list(self._sessions):
+                self._end_sessions(make_url(url))
+        finally:
+            self._sessions.clear()
+            self._engines.close()
 
     # -- internals -----------------------------------------------------------------------
 
@@ -325,17 +347,73 @@ class StepRunner:
         result: StepResult | None,
         capture: bool,
         hazards: bool = False,
+        session: str | None = None,
     ) -> None:
-        from alembic.runtime.environment import EnvironmentContext
-
+        """Runs ``fn`` in env.py's migration context on the database at ``url``. With
+        ``session`` (``step``: fn returns the steps to run; ``call``: fn runs statements
+        itself, which get a transaction of their own), in the database's live env.py
+        session where sessions can be used (see alembic_drill._env_session): fn then gets
+        no heads. Else env.py runs for this call alone."""
         url = self.database_url(url)
         target = make_url(url)
-        # The handed-over Connection must be synchronous even for an async project: env.py
-        # files run `do_run_migrations(connection)` on it directly. sqlalchemy.url keeps
-        # the project's (maybe async) driver for env.py files that build their own engine.
-        engine = self._engines.handed_over(_drivers.sync_sibling(target), _reusable)
-        self.env_runs += 1
+        live = self._session(url) if session is not None else None
+        if live is None:
+            # A run beside a live session would leave the heads it keeps stale.
+            self._end_sessions(target)
+            self.env_runs += 1
+        with self._window(url, target, capture, hazards) as (captured, watched, connections):
+            if live is not None:
+                try:
+                    live.run(
+                        functools.partial(fn, None),
+                        destination,
+                        call=session == "call",
+                    )
+                finally:
+                    if not live.alive:
+                        self._sessions.pop(url, None)
+            else:
+                self._run_env_once(target, fn, destination)
+        if result is not None:
+            result.statements = captured.statements
+            result.schema_statements = captured.schema_statements
+            result.connections_opened = connections[0]
+            if hazards:
+                result.hazards = watched.observations
+                result.hazards_unobserved = watched.unobserved
+
+    def _run_env_once(self, target: URL, fn: Any, destination: str | None) -> None:
+        from alembic.runtime.environment import EnvironmentContext
+
         previous = self.config.attributes
+        try:
+            with contextlib.ExitStack() as transaction:
+                self.config.__dict__["attributes"] = _HandedOver(
+                    previous, functools.partial(self._open_handed_over, target, transaction)
+                )
+                with EnvironmentContext(
+                    self.config, self.script, fn=fn, destination_rev=destination
+                ):
+                    _env_runner.run(self.script.run_env, self.env_runner)
+        finally:
+            self.config.__dict__["attributes"] = previous
+
+    def _open_handed_over(self, target: URL, stack: contextlib.ExitStack[Any]) -> Connection:
+        """The Connection handed to env.py, checked out only if env.py looks it up (an
+        env.py that builds its own engine then holds one connection, not two). The
+        handed-over Connection is synchronous even for an async project: env.py files run
+        `do_run_migrations(connection)` on it directly; sqlalchemy.url keeps the
+        project's (maybe async) driver for env.py files that build their own engine."""
+        engine = self._engines.handed_over(_drivers.sync_sibling(target), _reusable)
+        return stack.enter_context(_committed(engine))
+
+    @contextlib.contextmanager
+    def _window(
+        self, url: str, target: URL, capture: bool, hazards: bool = False
+    ) -> Iterator[tuple[_Capture, HazardWatch, list[int]]]:
+        """What surrounds the project's code while it runs on ``target``: the guard, the
+        URL handed over, the kept engines, the statement capture, the hazard watch, the
+        connection count."""
         with (
             self.guard(target),
             _Capture(capture) as captured,
@@ -343,28 +421,44 @@ class StepRunner:
             self._handover(url),
             self._engines.intercept(lambda requested: _same_database(requested, target)),
             count_connections() as connections,
+            without_sync(),
         ):
-            try:
-                with contextlib.ExitStack() as transaction:
-                    # Checked out only if env.py looks it up: an env.py that builds its
-                    # own engine then holds one connection, not two.
-                    def open_connection() -> Connection:
-                        return transaction.enter_context(_committed(engine))
+            yield captured, watched, connections
 
-                    self.config.__dict__["attributes"] = _HandedOver(previous, open_connection)
-                    with EnvironmentContext(
-                        self.config, self.script, fn=fn, destination_rev=destination
-                    ):
-                        _env_runner.run(self.script.run_env, self.env_runner)
-            finally:
-                self.config.__dict__["attributes"] = previous
-            if result is not None:
-                result.statements = captured.statements
-                result.schema_statements = captured.schema_statements
-                result.connections_opened = connections[0]
-                if hazards:
-                    result.hazards = watched.observations
-                    result.hazards_unobserved = watched.unobserved
+    def _session(self, url: str) -> EnvSession | None:
+        """The live env.py session on the database at ``url`` (started if needed), or
+        None where env.py must run once per call."""
+        live = self._sessions.get(url)
+        if live is not None:
+            return live
+        if not self._sessions_usable or _env_runner.runner_for(self.env_runner) != "direct":
+            return None
+        previous = self.config.attributes
+        target = make_url(url)
+        live = EnvSession(
+            self.config,
+            self.script,
+            lambda stack: _HandedOver(
+                previous, functools.partial(self._open_handed_over, target, stack)
+            ),
+        )
+        self._sessions[url] = live
+        self.env_runs += 1
+        return live
+
+    def _end_sessions(self, target: URL) -> None:
+        """Ends the env.py sessions on the database ``target`` names."""
+        for url in [u for u in self._sessions if _same_database(make_url(u), target)]:
+            live = self._sessions.pop(url)
+            with self._window(url, make_url(url), capture=False):
+                try:
+                    live.close()
+                except (AlembicDrillError, KeyboardInterrupt, SystemExit):
+                    raise
+                except Exception as exc:
+                    raise EnvPyError(
+                        f"env.py failed after its migrations ran: {_describe(exc)}"
+                    ) from exc
 
     @contextlib.contextmanager
     def guard(self, target: URL) -> Iterator[None]:
