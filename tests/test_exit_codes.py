@@ -46,3 +46,24 @@ def test_not_an_alembic_project_exits_2(tmp_path: Path, run_cli, command: str, w
     assert len(errors) == 1 and run.err.endswith(errors[0] + "\n"), run.err
     assert str(path) in errors[0], run.err
     assert owned_here() == mine_before  # nothing was left running
+
+
+def test_a_script_location_package_that_fails_to_import_exits_2(  # type: ignore[no-untyped-def]
+    tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`script_location = app:migrations` imports the application: its start-up failing
+    (a driver it needs is missing) is the environment's failure, told in one line."""
+    package = tmp_path / "brokenapp"
+    (package / "migrations" / "versions").mkdir(parents=True)
+    (package / "__init__.py").write_text("import no_such_driver_module\n")
+    (package / "migrations" / "env.py").write_text("")
+    ini = tmp_path / "alembic.ini"
+    ini.write_text("[alembic]\nscript_location = brokenapp:migrations\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    run = run_cli("lint", "-c", str(ini))
+    assert run.code == 2, run.out + run.err
+    errors = [line for line in run.err.splitlines() if line.startswith("alembic-drill: error: ")]
+    assert len(errors) == 1 and run.err.endswith(errors[0] + "\n"), run.err
+    assert "importing the package of script_location failed" in errors[0], run.err
+    assert "No module named 'no_such_driver_module'" in errors[0], run.err
+    assert "Traceback" not in run.err

@@ -185,9 +185,10 @@ def _runs(results: Path) -> list[tuple[str, str, dict[str, Any], dict[str, Any] 
     runs = []
     for path in sorted(results.glob("*.json")):
         name = path.stem
-        if name.endswith("-baseline") or name == "timings":
-            continue
         project, _, engine = name.rpartition("-")
+        # Check reports only: not the baselines, timings.json or speed.json (speed.py).
+        if name.endswith("-baseline") or not project:
+            continue
         baseline = _read(results / f"{name}-baseline.json")
         runs.append((project, engine, _read(path), baseline))
     runs.sort(key=lambda r: (r[0], ENGINE_ORDER.index(r[1]) if r[1] in ENGINE_ORDER else 9))

@@ -115,6 +115,13 @@ def _script_directory(project: Project) -> Any:
         ) from None
     except CommandError as exc:
         raise ConfigError(f"{project.config_file}: {_one_line(str(exc))}") from None
+    except Exception as exc:
+        # A `package:folder` script_location imports the package: the application's own
+        # start-up runs, and what it raises is the environment's failure, not a finding.
+        raise ConfigError(
+            f"{project.config_file}: importing the package of script_location failed: "
+            f"{_describe_exception(exc)}"
+        ) from None
 
 
 def _list_scripts(location: Path, recursive: bool, sourceless: bool) -> list[Path]:

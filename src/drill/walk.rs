@@ -120,26 +120,43 @@ pub fn run_drill<H: Host>(
         };
         walk.run()?;
     }
-    tell_drops_once(&mut report);
+    tell_once(&mut report);
     accept(&mut report, history, options);
     report.seconds = started.elapsed().as_secs_f64();
     report.finish();
     Ok(report)
 }
 
-/// A drop whose lost values the walk saw (`destroys-data`) is told by that finding alone:
-/// the static `drop-column` / `drop-table` warnings of the same revision are left out.
-fn tell_drops_once(report: &mut DrillReport) {
-    let destroyed: BTreeSet<String> = report
+/// What the walk measured is told by its own finding alone: the static warnings of the
+/// same revision that claim the same thing from the script's text are left out (a drop
+/// whose lost values were seen, an index seen blocking writes).
+fn tell_once(report: &mut DrillReport) {
+    let measured_over_read: [(Check, &[StaticCheck]); 2] = [
+        (
+            Check::DestroysData,
+            &[StaticCheck::DropColumn, StaticCheck::DropTable],
+        ),
+        (
+            Check::BlockingIndex,
+            &[StaticCheck::IndexWithoutConcurrently],
+        ),
+    ];
+    let told: BTreeSet<(String, &str)> = report
         .findings
         .iter()
-        .filter(|f| f.check == Check::DestroysData.id())
-        .filter_map(|f| f.revision.clone())
+        .flat_map(|f| {
+            measured_over_read
+                .iter()
+                .filter(|(check, _)| f.check == check.id())
+                .flat_map(|(_, statics)| statics.iter().map(|s| s.id()))
+                .filter_map(|id| Some((f.revision.clone()?, id)))
+                .collect::<Vec<_>>()
+        })
         .collect();
-    let told_again = [StaticCheck::DropColumn.id(), StaticCheck::DropTable.id()];
     report.findings.retain(|f| {
-        !(told_again.contains(&f.check.as_str())
-            && f.revision.as_ref().is_some_and(|r| destroyed.contains(r)))
+        f.revision
+            .as_ref()
+            .is_none_or(|r| !told.contains(&(r.clone(), f.check.as_str())))
     });
 }
 
