@@ -483,3 +483,50 @@ def test_the_bundled_example_has_no_operation_findings(tmp_path: Path, run_cli) 
 def test_every_operation_check_is_documented(check: str) -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert f"| `{check}` |" in readme
+
+
+def test_operations_in_branches_for_other_dialects_are_not_flagged(
+    run_cli, project: Project
+) -> None:  # type: ignore[no-untyped-def]
+    """Real histories branch on the dialect (`if conn.dialect.name == "mysql":`, an early
+    `return` on PostgreSQL): only what runs on the project's engine is judged."""
+    on_postgresql(project)
+    with_books(project)
+    branches = (
+        "conn = op.get_bind()\n"
+        "if conn.dialect.name == 'mysql':\n"
+        "    op.drop_column('books', 'title')\n"
+        "elif conn.dialect.name in ('sqlite', 'mssql'):\n"
+        "    op.drop_column('books', 'price')\n"
+        "else:\n"
+        "    op.drop_table('books')"
+    )
+    project.add("bbb222", "aaa111", upgrade=branches, downgrade="pass")
+    early = (
+        "if op.get_bind().dialect.name == 'postgresql':\n"
+        "    return\n"
+        "op.drop_column('books', 'title')"
+    )
+    project.add("ccc333", "bbb222", upgrade=early, downgrade="pass")
+    assert [(c, r) for c, r, _ in found(run_cli, project)] == [("drop-table", "bbb222")]
+
+
+def test_a_column_swap_and_a_widened_enum_are_not_flagged(run_cli, project: Project) -> None:  # type: ignore[no-untyped-def]
+    """A swap (add `title_new`, copy, drop `title`, rename `title_new` to `title`) keeps
+    the application's column; an enum given more values converts nothing."""
+    with_books(project)
+    swap = (
+        "op.add_column('books', sa.Column('title_new', sa.Text()))\n"
+        "op.execute('UPDATE books SET title_new = title')\n"
+        "with op.batch_alter_table('books') as b:\n"
+        "    b.drop_column('title')\n"
+        "    b.alter_column('title_new', new_column_name='title')"
+    )
+    project.add("bbb222", "aaa111", upgrade=swap, downgrade="pass")
+    widen = (
+        "with op.batch_alter_table('books') as b:\n"
+        "    b.alter_column('price', type_=sa.Enum('A', 'B', 'C', name='p'),\n"
+        "                   existing_type=sa.Enum('A', 'B', name='p'))"
+    )
+    project.add("ccc333", "bbb222", upgrade=widen, downgrade="pass")
+    assert [(c, r) for c, r, _ in found(run_cli, project)] == []

@@ -112,8 +112,10 @@ def lint(
         n.name for n in module.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
     }
     reader = _Upgrade(
-        ops=_operations(upgrade, names, helpers),
-        downgrade=_operations(downgrade, names, helpers) if downgrade is not None else [],
+        ops=_operations(upgrade, names, helpers, dialect),
+        downgrade=(
+            _operations(downgrade, names, helpers, dialect) if downgrade is not None else []
+        ),
         downgrade_strings=_strings(downgrade) if downgrade is not None else set(),
         downgrade_reverses=downgrade is not None and _does_work(downgrade),
         postgresql=dialect not in _NOT_POSTGRESQL,
@@ -323,7 +325,7 @@ class _Upgrade:
         if self._is_new(table):
             return
         new_name = op.keyword("new_column_name")
-        if _given(new_name):
+        if _given(new_name) and not self._swapped(table, column, _text(new_name)):
             yield self._renamed_column(op, table, column, _text(new_name))
         if self._is_empty(table):
             return
@@ -360,6 +362,28 @@ class _Upgrade:
                 "the cast is not implicit, or add a new column and move the values over; "
                 "if it is intended, say so with `# alembic-drill: ignore[type-change]`",
             )
+
+    def _swapped(self, table: str | None, old: str | None, new: str | None) -> bool:
+        """Whether a rename is one half of a column swap: the new name was dropped in this
+        upgrade, or the old one is added again, so the running application's column is
+        there before and after (add ``x_new``, copy, drop ``x``, rename ``x_new`` to ``x``)."""
+
+        def touches(method: str, index: int, name: str, column: str | None) -> bool:
+            return any(
+                o.method == method
+                and _norm(o.table()) == _norm(table)
+                and _norm(_text(o.arg(index, name))) == _norm(column)
+                for o in self.ops
+            )
+
+        added_back = any(
+            o.method == "add_column"
+            and _norm(o.table()) == _norm(table)
+            and isinstance(column_node := o.arg(1, "column"), ast.Call)
+            and _norm(_text(column_node.args[0] if column_node.args else None)) == _norm(old)
+            for o in self.ops
+        )
+        return touches("drop_column", 1, "column_name", new) or added_back
 
     def _renamed_column(
         self, op: _Op, table: str | None, old: str | None, new: str | None
@@ -536,15 +560,53 @@ def _op_names(module: ast.Module) -> set[str]:
     return names
 
 
+#: Dialect names a script compares against to choose what runs where.
+_DIALECTS = frozenset({"postgresql", "mysql", "mariadb", "sqlite", "mssql", "oracle"})
+
+
+def _runs_on(test: ast.expr, dialect: str | None) -> bool | None:
+    """Whether an ``if`` on the dialect (``dialect.name == "mysql"``, ``!=``, ``in``,
+    ``not in``) is taken on ``dialect``; None when the test is not one, or the dialect is
+    not known."""
+    if dialect is None or not isinstance(test, ast.Compare) or len(test.ops) != 1:
+        return None
+    if "dialect" not in ast.unparse(test.left).lower():
+        return None
+    right = test.comparators[0]
+    items = right.elts if isinstance(right, (ast.Tuple, ast.List, ast.Set)) else [right]
+    names = {i.value for i in items if isinstance(i, ast.Constant) and isinstance(i.value, str)}
+    if not names or not names <= _DIALECTS or len(names) != len(items):
+        return None
+    current = {dialect, "mysql"} if dialect == "mariadb" else {dialect}
+    hit = bool(names & current)
+    op = test.ops[0]
+    if isinstance(op, (ast.Eq, ast.In)):
+        return hit
+    if isinstance(op, (ast.NotEq, ast.NotIn)):
+        return not hit
+    return None
+
+
 def _operations(
-    function: ast.FunctionDef | ast.AsyncFunctionDef, op_names: set[str], helpers: set[str]
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+    op_names: set[str],
+    helpers: set[str],
+    dialect: str | None = None,
 ) -> list[_Op]:
-    """The function's operation calls in source order. Calls of the module's own
-    functions are ``helper`` operations: what they do is not followed, only that they
-    may fill columns."""
+    """The function's operation calls in source order, less those in branches for other
+    dialects than ``dialect`` (and after an early ``return`` taken on it). Calls of the
+    module's own functions are ``helper`` operations: what they do is not followed, only
+    that they may fill columns."""
     found: list[_Op] = []
     for statement in function.body:
-        _visit(statement, op_names, {}, found)
+        _visit(statement, op_names, {}, found, dialect)
+        if (
+            isinstance(statement, ast.If)
+            and _runs_on(statement.test, dialect)
+            and statement.body
+            and isinstance(statement.body[-1], ast.Return)
+        ):
+            break
     found.extend(
         _Op("helper", node, alembic=False)
         for node in ast.walk(function)
@@ -557,10 +619,20 @@ def _operations(
 
 
 def _visit(
-    node: ast.AST, op_names: set[str], batches: dict[str, str | None], out: list[_Op]
+    node: ast.AST,
+    op_names: set[str],
+    batches: dict[str, str | None],
+    out: list[_Op],
+    dialect: str | None = None,
 ) -> None:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
         return
+    if isinstance(node, ast.If):
+        taken = _runs_on(node.test, dialect)
+        if taken is not None:
+            for statement in node.body if taken else node.orelse:
+                _visit(statement, op_names, batches, out, dialect)
+            return
     if isinstance(node, ast.Call):
         found = _operation(node, op_names, batches)
         if found is not None:
@@ -568,7 +640,7 @@ def _visit(
     if isinstance(node, (ast.With, ast.AsyncWith)):
         inner = dict(batches)
         for item in node.items:
-            _visit(item.context_expr, op_names, batches, out)
+            _visit(item.context_expr, op_names, batches, out, dialect)
             context = item.context_expr
             if (
                 isinstance(context, ast.Call)
@@ -578,10 +650,10 @@ def _visit(
                 table = context.args[0] if context.args else _keyword(context, "table_name")
                 inner[item.optional_vars.id] = _text(table)
         for statement in node.body:
-            _visit(statement, op_names, inner, out)
+            _visit(statement, op_names, inner, out, dialect)
         return
     for child in ast.iter_child_nodes(node):
-        _visit(child, op_names, batches, out)
+        _visit(child, op_names, batches, out, dialect)
 
 
 def _operation(call: ast.Call, op_names: set[str], batches: dict[str, str | None]) -> _Op | None:
@@ -706,6 +778,9 @@ def _widens(new: ast.expr | None, old: ast.expr | None) -> bool:
     ``String(200)`` or to ``Text``."""
     new_name = _type_name(new)
     old_name = _type_name(old)
+    if new_name == old_name == "Enum" and isinstance(new, ast.Call) and isinstance(old, ast.Call):
+        # An enum given more values: the stored ones all stay valid.
+        return _labels(old) <= _labels(new) and bool(_labels(old))
     if new_name is None or old_name not in _LENGTH_TYPES:
         return False
     if new_name in _UNBOUNDED_TEXT:
@@ -717,6 +792,10 @@ def _widens(new: ast.expr | None, old: ast.expr | None) -> bool:
         and old_length is not None
         and new_length >= old_length
     )
+
+
+def _labels(call: ast.Call) -> set[str]:
+    return {a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)}
 
 
 def _type_name(node: ast.expr | None) -> str | None:
