@@ -41,12 +41,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["EnvSession", "available"]
+__all__ = ["EnvSession", "available", "suits"]
 
 #: Set to 0 to run env.py once per step (the benchmarks measure both).
 SWITCH = "ALEMBIC_DRILL_ENV_SESSIONS"
@@ -67,6 +69,19 @@ def available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def suits(env_py: str | Path | None) -> bool:
+    """Whether env.py may run as a session. Not an async one: its engine (its own, or the
+    application's made once at import) keeps connections on the event loop of the run that
+    opened them, the sessions of several databases are alive at once and share it, and a
+    connection then outlives the session that opened it (seen on PostgreSQL with asyncpg).
+    Such an env.py runs once per step, as before."""
+    try:
+        source = Path(env_py).read_text(encoding="utf-8") if env_py else ""
+    except OSError:
+        return True
+    return not re.search(r"\basync\s+def\b|\basyncio\b", source)
 
 
 def _greenlet() -> Any:

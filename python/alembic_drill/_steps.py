@@ -160,7 +160,9 @@ class StepRunner:
         self._engines = EngineCache()
         #: Live env.py sessions, by the URL env.py is given (see alembic_drill._env_session).
         self._sessions: dict[str, EnvSession] = {}
-        self._sessions_usable = _env_session.available()
+        self._sessions_usable = _env_session.available() and _env_session.suits(
+            self.script.env_py_location
+        )
 
     def database_url(self, url: str) -> str:
         """``url`` with the driver env.py gets: the project's own when it is installed
