@@ -22,6 +22,10 @@ use crate::servers::ready;
 
 const REQUIRE_DOCKER: &str = "ALEMBIC_DRILL_REQUIRE_DOCKER";
 
+/// Tests that start containers of the test images run one at a time: a run without `keep`
+/// uses a container another test keeps (by design), which would make the two interfere.
+static CONTAINERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn pg_image() -> String {
     std::env::var("ALEMBIC_DRILL_PG_IMAGE").unwrap_or_else(|_| "local/postgres:15".into())
 }
@@ -159,16 +163,19 @@ async fn check_fresh_server(image: &str, flavour: Flavour) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_starts_logs_in_and_is_removed() {
+    let _one_at_a_time = CONTAINERS.lock().await;
     check_fresh_server(&pg_image(), Flavour::Postgresql).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mariadb_starts_logs_in_and_is_removed() {
+    let _one_at_a_time = CONTAINERS.lock().await;
     check_fresh_server(&mariadb_image(), Flavour::Mariadb).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kept_container_is_reused_restarted_and_stopped() {
+    let _one_at_a_time = CONTAINERS.lock().await;
     let image = pg_image();
     let Some(docker) = docker_with(&[&image]).await else {
         return;
@@ -407,6 +414,7 @@ async fn ours_matching(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn startup_timeout_shows_logs_and_removes_the_container() {
+    let _one_at_a_time = CONTAINERS.lock().await;
     // PostgreSQL told to listen on 5433 inside while we publish 5432: never answers.
     let image = pg_image();
     let Some(docker) = docker_with(&[&image]).await else {
@@ -455,6 +463,7 @@ async fn startup_timeout_shows_logs_and_removes_the_container() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_that_exits_fails_at_once_with_its_logs() {
+    let _one_at_a_time = CONTAINERS.lock().await;
     // MariaDB asked for as PostgreSQL: no MARIADB_ROOT_PASSWORD, so it exits at once.
     let image = mariadb_image();
     let Some(docker) = docker_with(&[&image]).await else {
@@ -483,6 +492,7 @@ async fn a_server_that_exits_fails_at_once_with_its_logs() {
 
 #[test]
 fn dropping_a_server_outside_a_runtime_removes_it_without_panicking() {
+    let _one_at_a_time = CONTAINERS.blocking_lock();
     let image = pg_image();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
