@@ -530,3 +530,28 @@ def test_a_column_swap_and_a_widened_enum_are_not_flagged(run_cli, project: Proj
     )
     project.add("ccc333", "bbb222", upgrade=widen, downgrade="pass")
     assert [(c, r) for c, r, _ in found(run_cli, project)] == []
+
+
+def test_not_null_restated_on_a_column_never_nullable_is_not_flagged(  # type: ignore[no-untyped-def]
+    run_cli, project: Project
+) -> None:
+    """`alter_column(..., nullable=False)` on a column every script makes NOT NULL (here in
+    the create_table of another revision) restates it and cannot fail; on one that some
+    upgrade makes nullable it may."""
+    project.add(
+        "aaa111",
+        None,
+        upgrade='op.create_table("tags", sa.Column("id", sa.Integer, primary_key=True), '
+        'sa.Column("name", sa.String(20), nullable=False), sa.Column("note", sa.Text))',
+        downgrade='op.drop_table("tags")',
+    )
+    restate = (
+        "with op.batch_alter_table('tags') as b:\n"
+        "    b.alter_column('name', existing_type=sa.String(20), nullable=False)\n"
+        "    b.alter_column('note', existing_type=sa.Text(), nullable=False)"
+    )
+    project.add("bbb222", "aaa111", upgrade=restate, downgrade="pass")
+    flagged = [(c, r) for c, r, _ in found(run_cli, project) if c == "not-null-without-default"]
+    assert flagged == [("not-null-without-default", "bbb222")]
+    (finding,) = [f for f in findings(run_cli, project) if f["check"] == "not-null-without-default"]
+    assert "tags.note" in finding["message"]

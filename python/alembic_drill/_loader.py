@@ -75,6 +75,14 @@ def load_project(path: str | None) -> dict[str, Any]:
     revisions: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     seen: set[Path] = set()
+    files = [
+        file
+        for location in locations
+        if location.is_dir()
+        for file in _list_scripts(location, recursive, sourceless)
+    ]
+    # What the whole history says of each column, for the operation lint of each script.
+    never_null = _operations.never_null(_trees(files))
     for location in locations:
         if not location.is_dir():
             continue
@@ -84,7 +92,7 @@ def load_project(path: str | None) -> dict[str, Any]:
                 continue
             seen.add(real)
             try:
-                loaded = _load_script(real, dialect)
+                loaded = _load_script(real, dialect, never_null)
             except _ScriptFailure as failure:
                 errors.append({"path": str(real), "line": failure.line, "message": str(failure)})
                 continue
@@ -165,10 +173,25 @@ def _dialect(url: str | None) -> str | None:
     return url.split("://", 1)[0].split("+", 1)[0].lower() or None
 
 
-def _load_script(path: Path, dialect: str | None) -> dict[str, Any] | None:
+def _trees(files: list[Path]) -> list[ast.Module]:
+    """The syntax trees of the scripts that parse (the others are reported when loaded)."""
+    trees = []
+    for file in files:
+        if file.suffix != ".py":
+            continue
+        try:
+            trees.append(ast.parse(file.read_bytes(), filename=str(file)))
+        except (OSError, SyntaxError, ValueError):
+            continue
+    return trees
+
+
+def _load_script(
+    path: Path, dialect: str | None, never_null: frozenset[tuple[str, str]] = frozenset()
+) -> dict[str, Any] | None:
     if path.suffix != ".py":
         module = _exec_compiled(path)
-        return _describe(module, path, None, dialect)
+        return _describe(module, path, None, dialect, never_null=never_null)
     try:
         source = path.read_bytes()
     except OSError as exc:
@@ -191,7 +214,7 @@ def _load_script(path: Path, dialect: str | None) -> dict[str, Any] | None:
         raise
     except BaseException as exc:  # SystemExit included: a script must never end our run
         raise _ScriptFailure(_describe_exception(exc), _line_in(exc, path)) from None
-    return _describe(module, path, tree, dialect, _bodies.comments(source))
+    return _describe(module, path, tree, dialect, _bodies.comments(source), never_null)
 
 
 def _new_module(path: Path) -> ModuleType:
@@ -233,6 +256,7 @@ def _describe(
     tree: ast.Module | None,
     dialect: str | None,
     comments: Mapping[int, str] | None = None,
+    never_null: frozenset[tuple[str, str]] = frozenset(),
 ) -> dict[str, Any]:
     comments = comments or {}
     lines = _assignment_lines(tree) if tree is not None else {}
@@ -253,7 +277,12 @@ def _describe(
     ignored = _ignores.ignored_by_line(comments)
     operations = (
         _operations.lint(
-            tree, functions.get("upgrade"), functions.get("downgrade"), ignored, dialect
+            tree,
+            functions.get("upgrade"),
+            functions.get("downgrade"),
+            ignored,
+            dialect,
+            never_null,
         )
         if tree is not None
         else []

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from alembic_drill import _bodies, _ignores
@@ -100,6 +100,7 @@ def lint(
     downgrade: ast.FunctionDef | ast.AsyncFunctionDef | None,
     ignored: Mapping[int, frozenset[str]],
     dialect: str | None,
+    never_null: frozenset[tuple[str, str]] = frozenset(),
 ) -> list[dict[str, object]]:
     """The operation findings of one script, in line order, less those its ``ignore``
     comments (``ignored``, from ``_ignores.ignored_by_line``) declare intended.
@@ -119,6 +120,7 @@ def lint(
         downgrade_strings=_strings(downgrade) if downgrade is not None else set(),
         downgrade_reverses=downgrade is not None and _does_work(downgrade),
         postgresql=dialect not in _NOT_POSTGRESQL,
+        never_null=never_null,
     )
     return [
         {"check": f.check, "line": f.op.line, "message": f.message}
@@ -187,6 +189,8 @@ class _Upgrade:
     #: then can it be asked to reverse raw SQL (the other cases have their own checks).
     downgrade_reverses: bool
     postgresql: bool
+    #: Columns NOT NULL wherever the history makes them (see ``never_null``).
+    never_null: frozenset[tuple[str, str]] = frozenset()
     created_tables: set[str] = field(default_factory=set)
     #: Tables this upgrade emptied (``DELETE FROM t`` without WHERE, ``TRUNCATE``).
     emptied_tables: set[str] = field(default_factory=set)
@@ -329,7 +333,11 @@ class _Upgrade:
             yield self._renamed_column(op, table, column, _text(new_name))
         if self._is_empty(table):
             return
-        if _is_false(op.keyword("nullable")) and not self._filled(op, key):
+        if (
+            _is_false(op.keyword("nullable"))
+            and not self._filled(op, key)
+            and key not in self.never_null
+        ):
             yield _Finding(
                 "not-null-without-default",
                 op,
@@ -558,6 +566,49 @@ def _op_names(module: ast.Module) -> set[str]:
         if isinstance(node, ast.ImportFrom) and node.module == "alembic":
             names.update(a.asname or a.name for a in node.names if a.name == "op")
     return names
+
+
+def never_null(trees: Iterable[ast.Module]) -> frozenset[tuple[str, str]]:
+    """(table, column) pairs, lower-cased, that every script of the history makes NOT NULL
+    (``nullable=False`` or part of a primary key, in ``create_table`` or ``add_column``)
+    and none ever alters to ``nullable=True``: setting NOT NULL on one restates it, and
+    cannot fail. Read from every script at once, without their order: a column made
+    nullable anywhere is left out."""
+    made: set[tuple[str, str]] = set()
+    loosened: set[tuple[str, str]] = set()
+    for tree in trees:
+        for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+            method = call.func.attr if isinstance(call.func, ast.Attribute) else None
+            table = _norm(_text(call.args[0] if call.args else _keyword(call, "table_name")))
+            if method == "create_table" and table:
+                keyed = set()
+                for item in call.args[1:]:
+                    if isinstance(item, ast.Call) and _callee(item) == "PrimaryKeyConstraint":
+                        keyed |= {_norm(_text(a)) for a in item.args}
+                for item in call.args[1:]:
+                    name = _column_name(item)
+                    if name and (_not_null_column(item) or name in keyed):
+                        made.add((table, name))
+            elif method == "add_column" and table and len(call.args) > 1:
+                name = _column_name(call.args[1])
+                if name and _not_null_column(call.args[1]):
+                    made.add((table, name))
+            elif method == "alter_column" and table and _is_true(_keyword(call, "nullable")):
+                name = _norm(_text(call.args[1] if len(call.args) > 1 else None))
+                loosened.add((table, name))
+    return frozenset(made - loosened)
+
+
+def _column_name(node: ast.expr) -> str:
+    if isinstance(node, ast.Call) and _callee(node) == "Column" and node.args:
+        return _norm(_text(node.args[0]))
+    return ""
+
+
+def _not_null_column(node: ast.expr) -> bool:
+    return isinstance(node, ast.Call) and (
+        _is_false(_keyword(node, "nullable")) or _is_true(_keyword(node, "primary_key"))
+    )
 
 
 #: Dialect names a script compares against to choose what runs where.
