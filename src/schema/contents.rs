@@ -13,6 +13,7 @@ use sqlx::{Connection as _, MySqlConnection, PgConnection, SqliteConnection};
 
 use super::error::{Result, SchemaError};
 use super::fingerprint::PG_PIN_SETTINGS;
+use super::mysql_reading::{base_table_columns, restore_zone, utc_session};
 use crate::engine::Engine;
 
 /// The rows of one table, each value as text (None: NULL), columns in table order.
@@ -148,21 +149,12 @@ pub async fn contents_mysql(
     let db = format!("mysql database {database}");
     let err = || SchemaError::query("table contents", &db);
     let mut tx = conn.begin().await.map_err(err())?;
-    // TIMESTAMP values render in the session time zone (see fingerprint_mysql); MariaDB's
-    // JSON_ARRAYAGG is cut at group_concat_max_len.
-    let saved_zone: String = sqlx::query_scalar("SELECT CAST(@@session.time_zone AS CHAR)")
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(err())?;
-    sqlx::raw_sql("SET time_zone = '+00:00'; SET SESSION group_concat_max_len = 1073741824")
-        .execute(&mut *tx)
+    // MariaDB's JSON_ARRAYAGG is cut at group_concat_max_len.
+    let saved_zone = utc_session(&mut tx, "; SET SESSION group_concat_max_len = 1073741824")
         .await
         .map_err(err())?;
     let result = mysql_rows(&mut tx, database, ignore, cap).await;
-    let restored = sqlx::query("SET time_zone = ?")
-        .bind(saved_zone)
-        .execute(&mut *tx)
-        .await;
+    let restored = restore_zone(&mut tx, saved_zone).await;
     let out = result.map_err(err())?;
     restored.map_err(err())?;
     tx.commit().await.map_err(err())?;
@@ -175,17 +167,7 @@ async fn mysql_rows(
     ignore: &[&str],
     cap: usize,
 ) -> Result<Contents, sqlx::Error> {
-    let columns: Vec<(String, String)> = sqlx::query_as(
-        "SELECT CAST(c.TABLE_NAME AS CHAR), CAST(c.COLUMN_NAME AS CHAR) \
-         FROM information_schema.COLUMNS c JOIN information_schema.TABLES t \
-           ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
-         WHERE c.TABLE_SCHEMA = ? AND t.TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') \
-         ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION",
-    )
-    .bind(database)
-    .fetch_all(&mut *conn)
-    .await?;
-    let tables = group(columns, ignore);
+    let tables = base_table_columns(conn, database, ignore).await?;
     let names: Vec<&String> = tables.keys().collect();
     let mut out = Contents::new();
     for chunk in names.chunks(TABLES_PER_QUERY) {

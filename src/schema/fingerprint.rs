@@ -15,6 +15,7 @@ use sha2::{Digest as _, Sha256};
 use sqlx::{Connection as _, MySqlConnection, PgConnection, SqliteConnection};
 
 use super::error::{Result, SchemaError};
+use super::mysql_reading::{base_table_columns, restore_zone, utc_session};
 use super::sqltext::sqlite_without_rowid;
 use crate::engine::Engine;
 
@@ -111,21 +112,9 @@ pub async fn fingerprint_mysql(
     let db = format!("mysql database {database}");
     let err = || SchemaError::fingerprint(&db);
     let mut tx = conn.begin().await.map_err(err())?;
-    // TIMESTAMP values render in the session time zone; fingerprint in UTC, then give the
-    // caller's connection its own zone back, whatever happened in between.
-    let saved_zone: String = sqlx::query_scalar("SELECT CAST(@@session.time_zone AS CHAR)")
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(err())?;
-    sqlx::raw_sql("SET time_zone = '+00:00'")
-        .execute(&mut *tx)
-        .await
-        .map_err(err())?;
+    let saved_zone = utc_session(&mut tx, "").await.map_err(err())?;
     let result = mysql_sums(&mut tx, database, ignore).await;
-    let restored = sqlx::query("SET time_zone = ?")
-        .bind(saved_zone)
-        .execute(&mut *tx)
-        .await;
+    let restored = restore_zone(&mut tx, saved_zone).await;
     let out = result.map_err(err())?;
     restored.map_err(err())?;
     tx.commit().await.map_err(err())?;
@@ -137,32 +126,7 @@ async fn mysql_sums(
     database: &str,
     ignore: &[&str],
 ) -> Result<BTreeMap<String, TableFingerprint>, sqlx::Error> {
-    // Two queries rather than a join: MariaDB re-reads information_schema per joined row.
-    let base_tables: Vec<String> = sqlx::query_scalar(
-        "SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.TABLES \
-         WHERE TABLE_SCHEMA = ? AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')",
-    )
-    .bind(database)
-    .fetch_all(&mut *conn)
-    .await?;
-    let columns: Vec<(String, String)> = sqlx::query_as(
-        "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR) \
-         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? \
-         ORDER BY TABLE_NAME, ORDINAL_POSITION",
-    )
-    .bind(database)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut tables: BTreeMap<String, Vec<String>> = base_tables
-        .into_iter()
-        .filter(|t| !ignore.contains(&t.as_str()))
-        .map(|t| (t, Vec::new()))
-        .collect();
-    for (table, column) in columns {
-        if let Some(columns) = tables.get_mut(&table) {
-            columns.push(column);
-        }
-    }
+    let tables = base_table_columns(conn, database, ignore).await?;
     let names: Vec<String> = tables.keys().cloned().collect();
 
     let mut out = BTreeMap::new();

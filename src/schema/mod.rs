@@ -12,6 +12,7 @@ mod contents;
 mod diff;
 mod error;
 mod fingerprint;
+mod mysql_reading;
 mod snapshot;
 mod sqltext;
 
