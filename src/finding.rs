@@ -81,3 +81,31 @@ pub struct UnknownCheck {
     /// The ids the parser knows.
     pub known: Vec<&'static str>,
 }
+
+/// `FromStr` (an unknown id is an [`UnknownCheck`] naming the known ones) and `Display`
+/// (the id) for a check vocabulary: an enum with `ALL` and `const fn id(self)`. Both the
+/// drill's `Check` and the graph's `StaticCheck` are one.
+macro_rules! check_ids {
+    ($vocabulary:ty) => {
+        impl ::std::str::FromStr for $vocabulary {
+            type Err = $crate::finding::UnknownCheck;
+
+            fn from_str(id: &str) -> Result<Self, $crate::finding::UnknownCheck> {
+                <$vocabulary>::ALL
+                    .into_iter()
+                    .find(|c| c.id() == id)
+                    .ok_or_else(|| $crate::finding::UnknownCheck {
+                        given: id.to_owned(),
+                        known: <$vocabulary>::ALL.map(<$vocabulary>::id).to_vec(),
+                    })
+            }
+        }
+
+        impl ::std::fmt::Display for $vocabulary {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.id())
+            }
+        }
+    };
+}
+pub(crate) use check_ids;

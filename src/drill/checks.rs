@@ -1,11 +1,8 @@
 //! The drill checks' vocabulary: what a walk can find on a database, by id.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
-use crate::finding::{Severity, UnknownCheck};
+use crate::finding::{Severity, check_ids};
 
 /// One check that needs a database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -129,25 +126,7 @@ impl Check {
     }
 }
 
-impl FromStr for Check {
-    type Err = UnknownCheck;
-
-    fn from_str(id: &str) -> Result<Self, UnknownCheck> {
-        Check::ALL
-            .into_iter()
-            .find(|c| c.id() == id)
-            .ok_or_else(|| UnknownCheck {
-                given: id.to_owned(),
-                known: Check::ALL.map(Check::id).to_vec(),
-            })
-    }
-}
-
-impl fmt::Display for Check {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.id())
-    }
-}
+check_ids!(Check);
 
 #[cfg(test)]
 mod tests {

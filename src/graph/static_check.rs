@@ -4,12 +4,9 @@
 //! the graph alone (this floor cannot see the drill above it), they have no database
 //! scope, and a drill selection (`DrillOptions.checks`) must not be able to name one.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
-use crate::finding::{Severity, UnknownCheck};
+use crate::finding::{Severity, check_ids};
 
 /// One static check of the revision graph and its scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -145,25 +142,7 @@ impl StaticCheck {
     }
 }
 
-impl FromStr for StaticCheck {
-    type Err = UnknownCheck;
-
-    fn from_str(id: &str) -> Result<Self, UnknownCheck> {
-        StaticCheck::ALL
-            .into_iter()
-            .find(|c| c.id() == id)
-            .ok_or_else(|| UnknownCheck {
-                given: id.to_owned(),
-                known: StaticCheck::ALL.map(StaticCheck::id).to_vec(),
-            })
-    }
-}
-
-impl fmt::Display for StaticCheck {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.id())
-    }
-}
+check_ids!(StaticCheck);
 
 #[cfg(test)]
 mod tests {
