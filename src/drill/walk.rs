@@ -193,6 +193,14 @@ fn accept(report: &mut DrillReport, history: &History, options: &DrillOptions) {
     }
 }
 
+/// How to verify a revision that synthetic rows could not: the end of every such warning.
+fn give_real_rows(rev: &str) -> String {
+    format!(
+        "Give representative rows for this revision with [tool.alembic-drill.seeds.\"{rev}\"] \
+         or the pytest_alembic_drill_seed_rows hook"
+    )
+}
+
 /// Rows read per table to compare contents (`downgrade-loses-data`, `destroys-data`); a
 /// table with more is left out of the comparison.
 const CONTENTS_CAP: usize = 10_000;
@@ -644,9 +652,8 @@ impl<H: Host> Walk<'_, H> {
                     self.finding_as(Check::DataDependentFailure, Severity::Warning, meta, meta.upgrade.line, format!(
                         "{rev} could not be verified with synthetic rows: its upgrade works on empty \
                          tables, and on alembic-drill's synthetic rows {raised_by} raised {error}; \
-                         real rows may hold what it expects. Give representative rows for this \
-                         revision with [tool.alembic-drill.seeds.\"{rev}\"] or the \
-                         pytest_alembic_drill_seed_rows hook"
+                         real rows may hold what it expects. {}",
+                        give_real_rows(rev)
                     ));
                 }
             }
@@ -877,10 +884,9 @@ impl<H: Host> Walk<'_, H> {
                 format!(
                     "{rev} could not be verified with synthetic rows: after its downgrade, binary \
                      values differ from before (the migration may decode them, and alembic-drill's \
-                     bytes are not what it expects):\n{}\nGive representative rows for this \
-                     revision with [tool.alembic-drill.seeds.\"{rev}\"] or the \
-                     pytest_alembic_drill_seed_rows hook",
-                    lines.join("\n")
+                     bytes are not what it expects):\n{}\n{}",
+                    lines.join("\n"),
+                    give_real_rows(rev)
                 ),
             );
             return;
@@ -945,8 +951,8 @@ impl<H: Host> Walk<'_, H> {
                 format!(
                     "{rev} could not be verified with synthetic rows: {doing} it works on empty \
                  tables and fails on alembic-drill's synthetic rows ({error}); real rows may \
-                 hold what it expects. Give representative rows for this revision with \
-                 [tool.alembic-drill.seeds.\"{rev}\"] or the pytest_alembic_drill_seed_rows hook"
+                 hold what it expects. {}",
+                    give_real_rows(rev)
                 ),
             );
         }
