@@ -197,3 +197,27 @@ def test_a_drop_declared_intended_in_the_script_is_info(project: Project, server
         ("info", "destroys-data", "bbb222"),
     ]
     assert "declared intended in the script" in message(report, "destroys-data")
+
+
+def test_binary_values_that_differ_are_a_warning(project: Project, server: Server) -> None:
+    """A migration that decodes binary content (a pickle, a compressed blob) meets
+    alembic-drill's bytes, which are not what it expects: what changed there is told as
+    unverifiable, not as lost data."""
+    drill_project(project)
+    project.add(
+        "aaa111",
+        None,
+        upgrade='op.create_table("files", sa.Column("id", sa.Integer, primary_key=True), '
+        'sa.Column("data", sa.LargeBinary, nullable=True))',
+        downgrade='op.drop_table("files")',
+    )
+    project.add(
+        "bbb222",
+        "aaa111",
+        upgrade="op.get_bind().execute(sa.text('UPDATE files SET data = :d'), dict(d=b'packed'))",
+        downgrade="pass",
+    )
+    report = check(project, server)
+    assert ("warning", "downgrade-loses-data", "bbb222") in found(report)
+    assert "binary values differ" in message(report, "downgrade-loses-data")
+    assert not [f for f in report.findings if f.severity == "error"], report.findings
